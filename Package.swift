@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+// Galen: deep learning for medicine. Modules are floors; dependencies only point down (docs: DESIGN.md).
+// CPU-specific flags (-target-cpu haswell) come from the build command, never from unsafeFlags here,
+// so that Galen stays usable as a dependency.
+import PackageDescription
+
+let package = Package(
+    name: "Galen",
+    products: [
+        .library(name: "Galen", targets: ["Galen"]),
+        .executable(name: "galen", targets: ["galen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS",
+            pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib",
+            pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Galen", dependencies: ["CBLAS"]),
+        .executableTarget(
+            name: "galen",
+            dependencies: ["Galen", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "galen-bench", dependencies: ["Galen"], path: "Benchmarks/Swift"),
+        .testTarget(
+            name: "GalenTests", dependencies: ["Galen"],
+            resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

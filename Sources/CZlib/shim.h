@@ -1,0 +1,2 @@
+// zlib: deflate/inflate for .npz, .nii.gz and PNG.
+#include <zlib.h>

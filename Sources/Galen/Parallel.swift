@@ -1,0 +1,51 @@
+import CBLAS
+import Foundation
+
+/// How many threads Galen's kernels and OpenBLAS use. One knob for both, so they never
+/// oversubscribe the cores: the two never run at the same time, each uses all `count` threads.
+public enum Threads {
+    nonisolated(unsafe) private static var current: Int = {
+        let environment = ProcessInfo.processInfo.environment
+        let requested = environment["GALEN_NUM_THREADS"].flatMap(Int.init)
+            ?? environment["OMP_NUM_THREADS"].flatMap(Int.init)
+        let count = max(1, requested ?? ProcessInfo.processInfo.activeProcessorCount)
+        openblas_set_num_threads(Int32(count))
+        return count
+    }()
+
+    /// The number of threads used by kernels and BLAS.
+    public static var count: Int {
+        get { current }
+        set {
+            precondition(newValue >= 1, "Threads.count: \(newValue) is not a valid thread count")
+            current = newValue
+            openblas_set_num_threads(Int32(newValue))
+        }
+    }
+}
+
+/// Lets a closure that captures raw pointers cross into `concurrentPerform`; the kernels using it
+/// guarantee that each thread writes a disjoint range.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+}
+
+/// Splits 0..<count into at most `Threads.count` contiguous ranges of at least `grain` elements
+/// and runs `body(start, end)` on each, in parallel when there is more than one.
+///
+/// The split depends only on `count`, `grain` and the thread count, so reductions that combine
+/// per-range partial results in range order give the same bits on every run.
+@inline(__always)
+func parallelRanges(count: Int, grain: Int, _ body: (Int, Int) -> Void) {
+    let chunks = min(Threads.count, count / max(grain, 1))
+    if chunks <= 1 {
+        if count > 0 { body(0, count) }
+        return
+    }
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendable(value: escapable)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            box.value(count * chunk / chunks, count * (chunk + 1) / chunks)
+        }
+    }
+}
