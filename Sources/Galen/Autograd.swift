@@ -170,6 +170,7 @@ func addInPlace(_ target: Tensor, _ source: Tensor) {
     precondition(target.shape == source.shape, "addInPlace: shapes \(target.shape) and \(source.shape) differ")
     precondition(target.isContiguous, "addInPlace: target must be contiguous")
     let values = source.contiguousValues()
+    defer { withExtendedLifetime(values) {} }
     let count = target.count
     let destination = target.pointer
     let from = values.pointer

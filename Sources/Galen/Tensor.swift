@@ -115,7 +115,7 @@ public final class Tensor {
     /// The values in row-major order.
     public var scalars: [Float] {
         let source = contiguousValues()
-        return Array(UnsafeBufferPointer(start: source.pointer, count: count))
+        return withExtendedLifetime(source) { Array(UnsafeBufferPointer(start: source.pointer, count: count)) }
     }
 
     /// The single value of a one-element tensor.

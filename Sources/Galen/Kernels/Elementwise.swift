@@ -20,6 +20,7 @@ let elementwiseGrain = 1 << 15
 /// Applies `kernel` to every element of `input`, returning a new contiguous tensor.
 func mapUnary<K: UnaryKernel>(_ input: Tensor, _ kernel: K) -> Tensor {
     let x = input.contiguousValues()
+    defer { withExtendedLifetime(x) {} }
     let result = Tensor(uninitializedShape: x.shape)
     let source = x.pointer
     let destination = result.pointer
@@ -33,6 +34,7 @@ func mapUnary<K: UnaryKernel>(_ input: Tensor, _ kernel: K) -> Tensor {
 func mapBinary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _ kernel: K, op: String) -> Tensor {
     let x = a.contiguousValues()
     let y = b.contiguousValues()
+    defer { withExtendedLifetime((x, y)) {} }
     let shape = Shape.broadcast(x.shape, y.shape, op: op)
     let result = Tensor(uninitializedShape: shape)
     let out = result.pointer

@@ -118,6 +118,7 @@ public func gelu(_ x: Tensor, approximate: GeluApproximation = .none) -> Tensor 
 /// 1 / (1 + e^−x).
 public func sigmoid(_ x: Tensor) -> Tensor {
     let input = x.contiguousValues()
+    defer { withExtendedLifetime(input) {} }
     let result = Tensor(uninitializedShape: x.shape)
     let source = input.pointer
     let destination = result.pointer
@@ -132,6 +133,7 @@ public func sigmoid(_ x: Tensor) -> Tensor {
 /// Hyperbolic tangent.
 public func tanh(_ x: Tensor) -> Tensor {
     let input = x.contiguousValues()
+    defer { withExtendedLifetime(input) {} }
     let result = Tensor(uninitializedShape: x.shape)
     let source = input.pointer
     let destination = result.pointer

@@ -152,6 +152,7 @@ extension Tensor {
     /// e^x.
     public func exp() -> Tensor {
         let x = contiguousValues()
+        defer { withExtendedLifetime(x) {} }
         let result = Tensor(uninitializedShape: shape)
         let source = x.pointer
         let destination = result.pointer

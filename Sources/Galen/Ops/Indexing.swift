@@ -25,7 +25,8 @@ extension Tensor {
             let view = Tensor(
                 storage: gradient.storage, shape: newShape, strides: viewStrides,
                 offset: from * gradient.strides[a])
-            addStrided(g.contiguousValues().pointer, into: view)
+            let values = g.contiguousValues()
+            withExtendedLifetime(values) { addStrided(values.pointer, into: view) }
             return [gradient]
         }
     }
@@ -61,6 +62,7 @@ extension Tensor {
             index.rank == rank && (0..<rank).allSatisfy { $0 == a || index.shape[$0] <= shape[$0] },
             "gather: index of shape \(index.shape) does not fit input of shape \(shape) along axis \(axis)")
         let x = contiguousValues()
+        defer { withExtendedLifetime(x) {} }
         let result = Tensor(uninitializedShape: index.shape)
         let positions = scatterPositions(index: index, axis: a, targetShape: shape, op: "gather")
         let source = x.pointer
@@ -69,7 +71,9 @@ extension Tensor {
         let inputShape = shape
         return record(result, "gather", [self]) { g in
             let gradient = Tensor.zeros(inputShape)
-            let gv = g.contiguousValues().pointer
+            let gc = g.contiguousValues()
+            defer { withExtendedLifetime(gc) {} }
+            let gv = gc.pointer
             for (i, p) in positions.enumerated() { gradient.pointer[p] += gv[i] }
             return [gradient]
         }
@@ -91,7 +95,9 @@ extension Tensor {
         for (i, p) in positions.enumerated() { result.pointer[p] += sourceView.pointer[sourceOffsets[i]] }
         let sourceShape = source.shape
         return record(result, "scatterAdd", [self, source]) { g in
-            let gv = g.contiguousValues().pointer
+            let gc = g.contiguousValues()
+            defer { withExtendedLifetime(gc) {} }
+            let gv = gc.pointer
             let sourceGradient = Tensor.zeros(sourceShape)
             for (i, p) in positions.enumerated() { sourceGradient.pointer[sourceOffsets[i]] = gv[p] }
             return [g, sourceGradient]
@@ -120,7 +126,9 @@ extension Tensor {
         let inputShape = shape
         return record(result, "indexSelect", [self]) { g in
             let gradient = Tensor.zeros(inputShape)
-            let gv = g.contiguousValues().pointer
+            let gc = g.contiguousValues()
+            defer { withExtendedLifetime(gc) {} }
+            let gv = gc.pointer
             for o in 0..<outer {
                 for (j, i) in picks.enumerated() {
                     let target = gradient.pointer + (o * size + i) * inner

@@ -20,11 +20,13 @@ public func concat(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
     let outRow = shape[axis] * inner
     var column = 0
     for (t, size) in zip(tensors, sizes) {
-        let source = t.contiguousValues().pointer
+        let values = t.contiguousValues()
         let width = size * inner
         let destination = result.pointer + column
-        for o in 0..<outer {
-            (destination + o * outRow).update(from: source + o * width, count: width)
+        withExtendedLifetime(values) {
+            for o in 0..<outer {
+                (destination + o * outRow).update(from: values.pointer + o * width, count: width)
+            }
         }
         column += width
     }

@@ -56,6 +56,7 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     let result = Tensor(uninitializedShape: batchShape + [m, n])
     let left = matrixOperand(a) == nil ? a.contiguousValues() : a
     let right = matrixOperand(b) == nil ? b.contiguousValues() : b
+    defer { withExtendedLifetime((left, right)) {} }
     let opA = matrixOperand(left)!
     let opB = matrixOperand(right)!
     let out = result.pointer

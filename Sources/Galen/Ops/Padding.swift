@@ -57,7 +57,9 @@ public func pad(_ x: Tensor, _ padding: [Int], mode: PaddingMode = .constant, va
     let inputShape = x.shape
     return record(result, "pad", [x]) { g in
         let gradient = Tensor.zeros(inputShape)
-        let gv = g.contiguousValues().pointer
+        let gc = g.contiguousValues()
+        defer { withExtendedLifetime(gc) {} }
+        let gv = gc.pointer
         for (i, source) in sourceOffsets.enumerated() where source >= 0 {
             gradient.pointer[source] += gv[i]
         }

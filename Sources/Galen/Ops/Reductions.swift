@@ -109,7 +109,7 @@ extension Tensor {
         for run in runs.reversed() {
             let layout = ReductionLayout(shape: current.shape, axes: run)
             let out = Tensor(uninitializedShape: layout.keptShape)
-            sumKernel(current.pointer, layout, into: out.pointer)
+            withExtendedLifetime(current) { sumKernel(current.pointer, layout, into: out.pointer) }
             current = out
         }
         let keptShape = current.shape
@@ -178,6 +178,7 @@ extension Tensor {
         let axis = Shape.normalize(axis: axis, rank: rank, op: op, shape: shape)
         precondition(rank > 0 && shape[axis] > 0, "\(op): cannot reduce an empty axis of shape \(shape)")
         let x = contiguousValues()
+        defer { withExtendedLifetime(x) {} }
         let layout = ReductionLayout(shape: shape, axes: axis...axis)
         let values = Tensor(uninitializedShape: layout.keptShape)
         var indices = [Int](repeating: 0, count: layout.outer * layout.inner)

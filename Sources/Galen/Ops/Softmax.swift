@@ -24,6 +24,7 @@ private enum SoftmaxForm { case probabilities, logProbabilities, logSumExp }
 private func softmaxKernel(_ x: Tensor, axis: Int, form: SoftmaxForm, op: String) -> (Tensor, ReductionLayout) {
     let axis = Shape.normalize(axis: axis, rank: x.rank, op: op, shape: x.shape)
     let input = x.contiguousValues()
+    defer { withExtendedLifetime(input) {} }
     let layout = ReductionLayout(shape: x.shape, axes: axis...axis)
     let n = layout.n
     let result = Tensor(uninitializedShape: form == .logSumExp ? layout.keptShape : x.shape)
