@@ -24,7 +24,7 @@ let package = Package(
         .executableTarget(
             name: "galen",
             dependencies: ["Galen", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "galen-bench", dependencies: ["Galen"], path: "Benchmarks/Swift"),
+        .executableTarget(name: "galen-bench", dependencies: ["Galen", "CBLAS"], path: "Benchmarks/Swift"),
         .testTarget(
             name: "GalenTests", dependencies: ["Galen"],
             resources: [.copy("Fixtures")]),

@@ -21,7 +21,7 @@ public final class GradFunction {
 
     func apply(_ gradient: Tensor) -> [Tensor?] {
         guard let closure = backwardClosure else {
-            preconditionFailure(
+            fatalError(
                 "backward: the graph through \(name) was already freed by an earlier backward(); "
                     + "pass retainGraph: true to the first call to backward twice")
         }
@@ -83,17 +83,17 @@ extension Tensor {
     ///   - gradient: d(objective)/d(self); may be omitted only for a one-element tensor (then 1).
     ///   - retainGraph: keep the graph so that `backward` can run through it again.
     public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
-        precondition(
+        check(
             requiresGradFlag,
             "backward: tensor of shape \(shape) does not require grad (no input required grad, or it was made under noGrad)")
         let seed: Tensor
         if let gradient {
-            precondition(
+            check(
                 gradient.shape == shape,
                 "backward: gradient of shape \(gradient.shape) does not match tensor of shape \(shape)")
             seed = gradient
         } else {
-            precondition(
+            check(
                 count == 1,
                 "backward: an implicit gradient needs a one-element tensor, not shape \(shape); pass the gradient")
             seed = Tensor.ones(shape)
@@ -108,12 +108,12 @@ extension Tensor {
                     continue
                 }
                 let inputGradients = function.apply(gradient)
-                precondition(
+                check(
                     inputGradients.count == function.inputs.count,
                     "backward: \(function.name) returned \(inputGradients.count) gradients for \(function.inputs.count) inputs")
                 for (input, inputGradient) in zip(function.inputs, inputGradients) {
                     guard input.requiresGradFlag, let inputGradient else { continue }
-                    precondition(
+                    check(
                         inputGradient.shape == input.shape,
                         "backward: \(function.name) produced a gradient of shape \(inputGradient.shape) for an input of shape \(input.shape)")
                     let key = ObjectIdentifier(input)
@@ -167,8 +167,8 @@ extension Tensor {
 
 /// Adds `source` into `target` elementwise, in place. Shapes must match; `target` must be contiguous.
 func addInPlace(_ target: Tensor, _ source: Tensor) {
-    precondition(target.shape == source.shape, "addInPlace: shapes \(target.shape) and \(source.shape) differ")
-    precondition(target.isContiguous, "addInPlace: target must be contiguous")
+    check(target.shape == source.shape, "addInPlace: shapes \(target.shape) and \(source.shape) differ")
+    check(target.isContiguous, "addInPlace: target must be contiguous")
     let values = source.contiguousValues()
     defer { withExtendedLifetime(values) {} }
     let count = target.count

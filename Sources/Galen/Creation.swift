@@ -19,7 +19,7 @@ extension Tensor {
 
     /// start, start + step, … up to but excluding `end` (PyTorch's `torch.arange`).
     public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
-        precondition(step != 0, "arange: step must not be zero")
+        check(step != 0, "arange: step must not be zero")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         let result = Tensor(uninitializedShape: [n])
         for i in 0..<n { result.pointer[i] = start + Float(i) * step }

@@ -11,7 +11,7 @@ public struct IntTensor: Equatable, Sendable {
 
     /// A tensor holding `scalars` in row-major order with the given shape.
     public init(_ scalars: [Int], shape: [Int]) {
-        precondition(
+        check(
             Shape.count(shape) == scalars.count,
             "IntTensor(_:shape:): \(scalars.count) values do not fill shape \(shape)")
         self.shape = shape

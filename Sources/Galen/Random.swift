@@ -34,7 +34,7 @@ public final class Generator: @unchecked Sendable {
             return [state.0, state.1, state.2, state.3]
         }
         set {
-            precondition(newValue.count == 4, "Generator.stateWords: expected 4 words, got \(newValue.count)")
+            check(newValue.count == 4, "Generator.stateWords: expected 4 words, got \(newValue.count)")
             lock.lock()
             defer { lock.unlock() }
             state = (newValue[0], newValue[1], newValue[2], newValue[3])
@@ -85,7 +85,7 @@ public final class Generator: @unchecked Sendable {
         }
         /// Uniform integer in 0..<bound without modulo bias (Lemire's method).
         @inline(__always) mutating func nextInt(below bound: Int) -> Int {
-            precondition(bound > 0, "random integer: upper bound \(bound) must be positive")
+            check(bound > 0, "random integer: upper bound \(bound) must be positive")
             let limit = UInt64(bound)
             var product = next().multipliedFullWidth(by: limit)
             if product.low < limit {

@@ -27,7 +27,7 @@ public enum Shape {
         for i in 0..<rank {
             let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
             let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
-            precondition(
+            check(
                 da == db || da == 1 || db == 1,
                 "\(op): shapes \(a) and \(b) cannot be broadcast together (dimension \(i): \(da) vs \(db))")
             result[i] = da == 1 ? db : da
@@ -38,7 +38,7 @@ public enum Shape {
     /// `axis` (negative counts from the end) as an index in 0..<rank; stops naming `op` if out of range.
     public static func normalize(axis: Int, rank: Int, op: String, shape: [Int]) -> Int {
         let normalized = axis < 0 ? axis + rank : axis
-        precondition(
+        check(
             normalized >= 0 && normalized < max(rank, 1),
             "\(op): axis \(axis) is out of range for a tensor of shape \(shape)")
         return normalized

@@ -41,7 +41,7 @@ public final class Tensor {
 
     /// A tensor holding `values` in row-major order.
     public convenience init(_ values: [Float], shape: [Int]) {
-        precondition(
+        check(
             Shape.count(shape) == values.count,
             "Tensor(_:shape:): \(values.count) values do not fill shape \(shape)")
         self.init(uninitializedShape: shape)
@@ -69,7 +69,7 @@ public final class Tensor {
     public var requiresGrad: Bool {
         get { requiresGradFlag }
         set {
-            precondition(
+            check(
                 gradFunction == nil || newValue,
                 "requiresGrad: cannot be turned off on a tensor produced by \(gradFunction!.name); use detach()")
             requiresGradFlag = newValue
@@ -120,7 +120,7 @@ public final class Tensor {
 
     /// The single value of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "item: tensor of shape \(shape) has \(count) elements, not 1")
+        check(count == 1, "item: tensor of shape \(shape) has \(count) elements, not 1")
         return storage.pointer[offset]
     }
 

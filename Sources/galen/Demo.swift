@@ -86,6 +86,12 @@ struct Demo: ParsableCommand {
     }
 }
 
+/// A problem with an input file; the message names the file and the place.
+struct DataError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A feature matrix with integer class labels.
 struct TabularData {
     let features: Tensor
@@ -97,16 +103,16 @@ struct TabularData {
     /// features followed by an integer target.
     static func load(csv path: String) throws -> TabularData {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("\(path): cannot read the file (does it exist?)")
+            throw DataError("\(path): cannot read the file (does it exist?)")
         }
         var lines = text.split(whereSeparator: \.isNewline).map(String.init)
-        guard !lines.isEmpty else { throw ValidationError("\(path): the file is empty") }
+        guard !lines.isEmpty else { throw DataError("\(path): the file is empty") }
         let header = lines.removeFirst().split(separator: ",")
         guard header.count >= 2, let rowCount = Int(header[0]), let featureCount = Int(header[1]) else {
-            throw ValidationError("\(path): line 1 should start with the row and feature counts")
+            throw DataError("\(path): line 1 should start with the row and feature counts")
         }
         guard lines.count == rowCount else {
-            throw ValidationError("\(path): line 1 announces \(rowCount) rows but the file has \(lines.count)")
+            throw DataError("\(path): line 1 announces \(rowCount) rows but the file has \(lines.count)")
         }
         var values: [Float] = []
         values.reserveCapacity(rowCount * featureCount)
@@ -114,16 +120,16 @@ struct TabularData {
         for (i, line) in lines.enumerated() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
             guard fields.count == featureCount + 1 else {
-                throw ValidationError("\(path): line \(i + 2) has \(fields.count) fields, expected \(featureCount + 1)")
+                throw DataError("\(path): line \(i + 2) has \(fields.count) fields, expected \(featureCount + 1)")
             }
             for (column, field) in fields.dropLast().enumerated() {
                 guard let value = Float(field) else {
-                    throw ValidationError("\(path): line \(i + 2), column \(column + 1): '\(field)' is not a number")
+                    throw DataError("\(path): line \(i + 2), column \(column + 1): '\(field)' is not a number")
                 }
                 values.append(value)
             }
             guard let label = Int(fields.last!) else {
-                throw ValidationError("\(path): line \(i + 2): target '\(fields.last!)' is not an integer class")
+                throw DataError("\(path): line \(i + 2): target '\(fields.last!)' is not an integer class")
             }
             labels.append(label)
         }

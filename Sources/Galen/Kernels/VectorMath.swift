@@ -22,7 +22,10 @@ enum VectorMath {
         p = p * r + 1.666_666_5e-1
         p = p * r + 0.5
         p = p * (r * r) + r + 1
-        let exponent = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        // n is an integer-valued float in [-127, 128]; adding 1.5·2²³ puts it in the low mantissa
+        // bits, a far cheaper conversion than SIMD8<Int32>(n, rounding:), which is scalarized.
+        let integer = unsafeBitCast(n + 12_582_912, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let exponent = (integer &+ 127) &<< 23
         let scale = unsafeBitCast(exponent, to: Vector.self)
         // Inputs below the clamp give exactly 0 like expf; the clamp alone would give a tiny value.
         return (p * scale).replacing(with: 0, where: input .< -87.336_54)

@@ -182,7 +182,7 @@ extension Tensor {
     public func clamp(min low: Float? = nil, max high: Float? = nil) -> Tensor {
         let lo = low ?? -.infinity
         let hi = high ?? .infinity
-        precondition(!(lo > hi), "clamp: min \(lo) is greater than max \(hi)")
+        check(!(lo > hi), "clamp: min \(lo) is greater than max \(hi)")
         let result = mapUnary(self, ClampKernel(low: lo, high: hi))
         return record(result, "clamp", [self]) { g in
             [mapBinary(g, self, ClampGradKernel(low: lo, high: hi), op: "clamp backward")]

@@ -3,7 +3,7 @@
 
 /// Dropout with drop probability `p`; the identity when `training` is false.
 public func dropout(_ x: Tensor, p: Float, training: Bool = true, generator: Generator = .default) -> Tensor {
-    precondition(p >= 0 && p <= 1, "dropout: probability \(p) is outside [0, 1]")
+    check(p >= 0 && p <= 1, "dropout: probability \(p) is outside [0, 1]")
     if !training || p == 0 { return x }
     if p == 1 { return x * 0 }
     let scale = 1 / (1 - p)

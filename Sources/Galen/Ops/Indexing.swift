@@ -6,7 +6,7 @@ extension Tensor {
     /// Negative `start`/`end` count from the end; both are clamped to the axis like Python slices.
     public func slice(axis: Int, start: Int = 0, end: Int? = nil, step: Int = 1) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "slice", shape: shape)
-        precondition(step > 0, "slice: step \(step) must be positive")
+        check(step > 0, "slice: step \(step) must be positive")
         let size = shape[a]
         func clampIndex(_ i: Int) -> Int { Swift.min(Swift.max(i < 0 ? i + size : i, 0), size) }
         let from = clampIndex(start)
@@ -34,7 +34,7 @@ extension Tensor {
     /// `length` elements from `start` along `axis` (PyTorch's `narrow`).
     public func narrow(axis: Int, start: Int, length: Int) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "narrow", shape: shape)
-        precondition(
+        check(
             start >= 0 && length >= 0 && start + length <= shape[a],
             "narrow: \(start)..<\(start + length) is outside axis \(axis) of shape \(shape)")
         return slice(axis: a, start: start, end: start + length)
@@ -44,7 +44,7 @@ extension Tensor {
     public func select(axis: Int, index: Int) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "select", shape: shape)
         let i = index < 0 ? index + shape[a] : index
-        precondition(i >= 0 && i < shape[a], "select: index \(index) is out of range for axis \(axis) of shape \(shape)")
+        check(i >= 0 && i < shape[a], "select: index \(index) is out of range for axis \(axis) of shape \(shape)")
         return slice(axis: a, start: i, end: i + 1).squeezed(axis: a)
     }
 
@@ -58,7 +58,7 @@ extension Tensor {
     /// `index` has the rank of x and is no larger on the other axes (PyTorch's `gather`).
     public func gather(axis: Int, index: IntTensor) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "gather", shape: shape)
-        precondition(
+        check(
             index.rank == rank && (0..<rank).allSatisfy { $0 == a || index.shape[$0] <= shape[$0] },
             "gather: index of shape \(index.shape) does not fit input of shape \(shape) along axis \(axis)")
         let x = contiguousValues()
@@ -83,7 +83,7 @@ extension Tensor {
     /// for axis 1 (PyTorch's `scatter_add`, out of place).
     public func scatterAdd(axis: Int, index: IntTensor, source: Tensor) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "scatterAdd", shape: shape)
-        precondition(
+        check(
             index.rank == rank && source.rank == rank
                 && (0..<rank).allSatisfy { index.shape[$0] <= source.shape[$0] && ($0 == a || index.shape[$0] <= shape[$0]) },
             "scatterAdd: index \(index.shape) and source \(source.shape) do not fit shape \(shape) along axis \(axis)")
@@ -107,10 +107,10 @@ extension Tensor {
     /// The slices at `index` (1-D) along `axis`, in that order (PyTorch's `index_select`).
     public func indexSelect(axis: Int, index: IntTensor) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "indexSelect", shape: shape)
-        precondition(index.rank == 1, "indexSelect: index must be 1-D, got shape \(index.shape)")
+        check(index.rank == 1, "indexSelect: index must be 1-D, got shape \(index.shape)")
         let size = shape[a]
         for i in index.scalars {
-            precondition(i >= 0 && i < size, "indexSelect: index \(i) is out of range for axis \(axis) of shape \(shape)")
+            check(i >= 0 && i < size, "indexSelect: index \(i) is out of range for axis \(axis) of shape \(shape)")
         }
         let layout = ReductionLayout(shape: shape, axes: a...a)
         var newShape = shape
@@ -155,7 +155,7 @@ private func scatterPositions(index: IntTensor, axis: Int, targetShape: [Int], o
     var coordinate = [Int](repeating: 0, count: index.rank)
     for i in 0..<index.count {
         let value = index.scalars[i]
-        precondition(value >= 0 && value < size, "\(op): index \(value) is out of range for axis \(axis) of size \(size)")
+        check(value >= 0 && value < size, "\(op): index \(value) is out of range for axis \(axis) of size \(size)")
         var offset = 0
         for d in 0..<index.rank { offset += (d == axis ? value : coordinate[d]) * targetStrides[d] }
         positions[i] = offset

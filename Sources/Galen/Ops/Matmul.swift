@@ -43,13 +43,13 @@ func sgemm(
 /// The matrix product of `a` and `b` with PyTorch's `torch.matmul` semantics: 1-D operands are
 /// promoted to a row or column vector (and the axis removed again); leading batch axes broadcast.
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.rank >= 1 && b.rank >= 1, "matmul: operands must have at least 1 axis, got \(a.shape) and \(b.shape)")
+    check(a.rank >= 1 && b.rank >= 1, "matmul: operands must have at least 1 axis, got \(a.shape) and \(b.shape)")
     if a.rank == 1 { return matmul(a.unsqueezed(axis: 0), b).squeezed(axis: -2) }
     if b.rank == 1 { return matmul(a, b.unsqueezed(axis: 1)).squeezed(axis: -1) }
     let m = a.shape[a.rank - 2]
     let k = a.shape[a.rank - 1]
     let n = b.shape[b.rank - 1]
-    precondition(
+    check(
         b.shape[b.rank - 2] == k,
         "matmul: inner dimensions differ: \(a.shape) × \(b.shape) (\(k) vs \(b.shape[b.rank - 2]))")
     let batchShape = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul")

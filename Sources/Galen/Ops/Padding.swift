@@ -15,10 +15,10 @@ public enum PaddingMode: String, Sendable {
 /// Pads the trailing axes. `padding` is PyTorch's flat list, last axis first:
 /// (left, right) pads the last axis, (left, right, top, bottom) the last two, and so on.
 public func pad(_ x: Tensor, _ padding: [Int], mode: PaddingMode = .constant, value: Float = 0) -> Tensor {
-    precondition(
+    check(
         padding.count % 2 == 0 && padding.count / 2 <= x.rank,
         "pad: padding \(padding) must hold (before, after) pairs for at most \(x.rank) axes of shape \(x.shape)")
-    precondition(padding.allSatisfy { $0 >= 0 }, "pad: negative padding \(padding) is not supported")
+    check(padding.allSatisfy { $0 >= 0 }, "pad: negative padding \(padding) is not supported")
     var shape = x.shape
     // For every axis, the source index of each output index (-1 = constant fill).
     var maps: [[Int]] = x.shape.map { Array(0..<$0) }
@@ -27,10 +27,10 @@ public func pad(_ x: Tensor, _ padding: [Int], mode: PaddingMode = .constant, va
         let (before, after) = (padding[2 * pair], padding[2 * pair + 1])
         let size = x.shape[axis]
         if mode == .reflect {
-            precondition(before < size && after < size, "pad: reflect padding \(padding) must be smaller than axis \(axis) of shape \(x.shape)")
+            check(before < size && after < size, "pad: reflect padding \(padding) must be smaller than axis \(axis) of shape \(x.shape)")
         }
         if mode != .constant {
-            precondition(size > 0, "pad: \(mode) padding of an empty axis \(axis) in shape \(x.shape)")
+            check(size > 0, "pad: \(mode) padding of an empty axis \(axis) in shape \(x.shape)")
         }
         shape[axis] = size + before + after
         maps[axis] = (0..<shape[axis]).map { out in

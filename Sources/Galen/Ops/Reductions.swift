@@ -176,7 +176,7 @@ extension Tensor {
     private func extremum(axis: Int, keepDims: Bool, largest: Bool) -> (values: Tensor, indices: IntTensor) {
         let op = largest ? "max" : "min"
         let axis = Shape.normalize(axis: axis, rank: rank, op: op, shape: shape)
-        precondition(rank > 0 && shape[axis] > 0, "\(op): cannot reduce an empty axis of shape \(shape)")
+        check(rank > 0 && shape[axis] > 0, "\(op): cannot reduce an empty axis of shape \(shape)")
         let x = contiguousValues()
         defer { withExtendedLifetime(x) {} }
         let layout = ReductionLayout(shape: shape, axes: axis...axis)

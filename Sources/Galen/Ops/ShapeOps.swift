@@ -8,12 +8,12 @@ extension Tensor {
         var resolved = newShape
         if let unknown = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
-            precondition(
+            check(
                 known > 0 && count % known == 0,
                 "reshape: cannot infer -1 in \(newShape) for a tensor of shape \(shape)")
             resolved[unknown] = count / known
         }
-        precondition(
+        check(
             Shape.count(resolved) == count && !resolved.contains { $0 < 0 },
             "reshape: shape \(newShape) does not hold the \(count) elements of shape \(shape)")
         let source = contiguous()
@@ -27,7 +27,7 @@ extension Tensor {
         if rank == 0 { return reshaped([1]) }
         let start = Shape.normalize(axis: startAxis, rank: rank, op: "flatten", shape: shape)
         let end = Shape.normalize(axis: endAxis, rank: rank, op: "flatten", shape: shape)
-        precondition(start <= end, "flatten: startAxis \(startAxis) comes after endAxis \(endAxis) for shape \(shape)")
+        check(start <= end, "flatten: startAxis \(startAxis) comes after endAxis \(endAxis) for shape \(shape)")
         let merged = Shape.count(Array(shape[start...end]))
         return reshaped(Array(shape[..<start]) + [merged] + Array(shape[(end + 1)...]))
     }
@@ -35,7 +35,7 @@ extension Tensor {
     /// A view with axes reordered: result axis i is input axis `order[i]`.
     public func permuted(_ order: [Int]) -> Tensor {
         let order = order.map { Shape.normalize(axis: $0, rank: rank, op: "permute", shape: shape) }
-        precondition(
+        check(
             order.count == rank && Set(order).count == rank,
             "permute: \(order) is not a permutation of the \(rank) axes of shape \(shape)")
         let result = Tensor(
@@ -58,7 +58,7 @@ extension Tensor {
 
     /// The matrix transpose of a 2-D tensor.
     public var T: Tensor {
-        precondition(rank == 2, "T: expects a 2-D tensor, got shape \(shape); use transposed(_:_:)")
+        check(rank == 2, "T: expects a 2-D tensor, got shape \(shape); use transposed(_:_:)")
         return transposed(0, 1)
     }
 
@@ -77,7 +77,7 @@ extension Tensor {
     /// Inserts a size-1 axis at `axis` (which may equal rank, or be negative as in PyTorch).
     public func unsqueezed(axis: Int) -> Tensor {
         let a = axis < 0 ? axis + rank + 1 : axis
-        precondition(a >= 0 && a <= rank, "unsqueeze: axis \(axis) is out of range for shape \(shape)")
+        check(a >= 0 && a <= rank, "unsqueeze: axis \(axis) is out of range for shape \(shape)")
         var newShape = shape
         newShape.insert(1, at: a)
         return reshaped(newShape)
@@ -85,14 +85,14 @@ extension Tensor {
 
     /// A broadcast view of this tensor as `target` (size-1 axes repeat; -1 keeps a size).
     public func expanded(to target: [Int]) -> Tensor {
-        precondition(target.count >= rank, "expand: cannot expand shape \(shape) to fewer axes \(target)")
+        check(target.count >= rank, "expand: cannot expand shape \(shape) to fewer axes \(target)")
         let lead = target.count - rank
         var newShape = target
         var newStrides = [Int](repeating: 0, count: target.count)
         for i in 0..<rank {
             let size = shape[i]
             let wanted = target[lead + i] == -1 ? size : target[lead + i]
-            precondition(
+            check(
                 size == wanted || size == 1,
                 "expand: the size \(size) of axis \(i) in shape \(shape) cannot expand to \(target)")
             newShape[lead + i] = wanted
