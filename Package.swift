@@ -8,6 +8,8 @@ let package = Package(
     name: "Galen",
     products: [
         .library(name: "Galen", targets: ["Galen"]),
+        .library(name: "GalenNN", targets: ["GalenNN"]),
+        .library(name: "GalenOptim", targets: ["GalenOptim"]),
         .executable(name: "galen", targets: ["galen"]),
     ],
     dependencies: [
@@ -20,13 +22,27 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib",
             pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Galen", dependencies: ["CBLAS"]),
+        // oneDNN 2.x (no pkg-config file on Debian): the fast path of conv2d / convTranspose2d.
+        .systemLibrary(
+            name: "CDNNL", path: "Sources/CDNNL",
+            providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "Galen", dependencies: ["CBLAS", "CDNNL"]),
+        .target(name: "GalenNN", dependencies: ["Galen"]),
+        .target(name: "GalenOptim", dependencies: ["Galen", "GalenNN"]),
+        // Shared by the test targets: replays PyTorch fixtures and runs finite-difference checks.
+        .target(name: "GalenTestSupport", dependencies: ["Galen"]),
         .executableTarget(
             name: "galen",
             dependencies: ["Galen", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "galen-bench", dependencies: ["Galen", "CBLAS"], path: "Benchmarks/Swift"),
         .testTarget(
-            name: "GalenTests", dependencies: ["Galen"],
+            name: "GalenTests", dependencies: ["Galen", "GalenTestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "GalenNNTests", dependencies: ["Galen", "GalenNN", "GalenTestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "GalenOptimTests", dependencies: ["Galen", "GalenNN", "GalenOptim"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -65,7 +65,7 @@ public func noGrad<Result>(_ body: () throws -> Result) rethrows -> Result {
 /// The closure receives the gradient of `result` and returns one gradient per input (nil where an
 /// input needs none), each of that input's shape.
 @inline(__always)
-func record(
+public func record(
     _ result: Tensor, _ name: String, _ inputs: [Tensor],
     _ backward: @escaping (Tensor) -> [Tensor?]
 ) -> Tensor {

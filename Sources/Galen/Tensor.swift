@@ -144,6 +144,17 @@ public final class Tensor {
     }
 }
 
+extension Tensor {
+    /// Overwrites this tensor's elements with `source`'s (same shape), in place and unrecorded:
+    /// how checkpoints load into parameters and how running statistics update.
+    public func assign(_ source: Tensor) {
+        check(shape == source.shape, "assign: shape \(source.shape) does not match \(shape)")
+        check(isContiguous, "assign: target of shape \(shape) must be contiguous")
+        let values = source.contiguousValues()
+        withExtendedLifetime(values) { pointer.update(from: values.pointer, count: count) }
+    }
+}
+
 extension Tensor: CustomStringConvertible {
     public var description: String {
         let values = scalars

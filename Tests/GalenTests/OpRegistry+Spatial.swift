@@ -1,4 +1,5 @@
 import Galen
+import GalenTestSupport
 
 /// A (height, width) attribute written either as one number for both axes or as a list of two.
 private func pair(_ a: Attributes, _ key: String, _ fallback: Int) -> (Int, Int) {

@@ -1,4 +1,5 @@
 import Galen
+import GalenTestSupport
 
 /// Galen's side of each fixture op: the same computation as the lambda of the same op name in
 /// Scripts/fixtures/cases_*.py.

@@ -111,3 +111,14 @@ extension Tensor {
     /// The matrix product self · other (see `matmul`).
     public func matmul(_ other: Tensor) -> Tensor { Galen.matmul(self, other) }
 }
+
+/// x · Wᵀ + b (PyTorch's `F.linear`): x (…, in), weight (out, in), bias (out).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    check(
+        weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == weight.shape[1],
+        "linear: input \(x.shape) does not fit weight \(weight.shape) (in features \(weight.rank == 2 ? weight.shape[1] : -1))")
+    let product = matmul(x, weight.transposed())
+    guard let bias else { return product }
+    check(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
+    return product + bias
+}

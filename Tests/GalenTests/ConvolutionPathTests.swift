@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+
+@testable import Galen
+
+/// The two convolution paths (oneDNN and the im2col reference) compute the same outputs and
+/// gradients, and the oneDNN path gives the same bits when repeated.
+@Suite struct ConvolutionPaths {
+    /// One conv2d / convTranspose2d call: shapes and hyper-parameters.
+    struct Case: CustomStringConvertible, Sendable {
+        var name: String
+        var batch = 2
+        var inChannels = 4
+        var outChannels = 6
+        var height = 9
+        var width = 9
+        var kernel = (3, 3)
+        var stride = (1, 1)
+        var padding = (0, 0)
+        var dilation = (1, 1)
+        var outputPadding = (0, 0)
+        var groups = 1
+        var bias = true
+
+        var description: String { name }
+    }
+
+    static let convCases: [Case] = [
+        Case(name: "3x3 pad 1 bias", padding: (1, 1)),
+        Case(name: "stride 2 odd size, no pad (tight right padding < 0)", height: 11, width: 7, stride: (2, 2)),
+        Case(name: "stride 3 pad 1", height: 13, width: 10, stride: (3, 3), padding: (1, 1)),
+        Case(name: "dilation 2 pad 2", height: 12, width: 12, padding: (2, 2), dilation: (2, 2)),
+        Case(name: "groups 2", inChannels: 4, outChannels: 6, padding: (1, 1), groups: 2),
+        Case(name: "depthwise", inChannels: 8, outChannels: 8, padding: (1, 1), groups: 8),
+        Case(name: "depthwise x2 stride 2", inChannels: 8, outChannels: 16, height: 10, width: 10, stride: (2, 2), padding: (1, 1), groups: 8),
+        Case(name: "1x1 no bias batch 1", batch: 1, inChannels: 16, outChannels: 8, kernel: (1, 1), bias: false),
+        Case(name: "1x1 stride 2", batch: 3, inChannels: 5, outChannels: 7, kernel: (1, 1), stride: (2, 2)),
+        Case(name: "1x3 asymmetric", kernel: (1, 3), stride: (1, 2), padding: (0, 1)),
+        Case(name: "mixed stride/pad/dilation", height: 14, width: 11, kernel: (3, 2), stride: (2, 1), padding: (2, 0), dilation: (1, 2)),
+        Case(name: "first layer 3→16 7x7 s2 p3", batch: 2, inChannels: 3, outChannels: 16, height: 20, width: 20, kernel: (7, 7), stride: (2, 2), padding: (3, 3)),
+        Case(name: "blocked 32→64", batch: 3, inChannels: 32, outChannels: 64, height: 10, width: 10, padding: (1, 1)),
+        Case(name: "17→33 odd channels, no bias", batch: 5, inChannels: 17, outChannels: 33, height: 7, width: 8, padding: (1, 1), bias: false),
+        Case(name: "kernel = image", batch: 4, inChannels: 6, outChannels: 5, height: 5, width: 5, kernel: (5, 5)),
+        Case(name: "batch 1 tiny", batch: 1, inChannels: 1, outChannels: 1, height: 3, width: 3, kernel: (2, 2)),
+    ]
+
+    static let transposedCases: [Case] = [
+        Case(name: "T stride 2 pad 1 outpad 1", inChannels: 6, outChannels: 4, height: 5, width: 6, stride: (2, 2), padding: (1, 1), outputPadding: (1, 1)),
+        Case(name: "T 3x3 pad 1 no bias", batch: 1, inChannels: 8, outChannels: 8, padding: (1, 1), bias: false),
+        Case(name: "T groups 2 dilation 2", inChannels: 4, outChannels: 6, height: 6, width: 5, padding: (1, 1), dilation: (2, 2), groups: 2),
+        Case(name: "T depthwise stride 2", inChannels: 8, outChannels: 8, height: 6, width: 6, kernel: (4, 4), stride: (2, 2), padding: (1, 1), groups: 8),
+        Case(name: "T 1x1", batch: 3, inChannels: 16, outChannels: 32, kernel: (1, 1)),
+        Case(name: "T 2x2 stride 2 (U-Net up)", batch: 2, inChannels: 32, outChannels: 16, height: 7, width: 7, kernel: (2, 2), stride: (2, 2)),
+    ]
+
+    /// The convolution geometry of a case (for a transposed convolution, the convolution whose
+    /// input gradient it is).
+    static func geometry(_ c: Case, transposed: Bool) -> ConvGeometry {
+        func span(_ k: Int, _ d: Int) -> Int { d * (k - 1) + 1 }
+        if transposed {
+            let outH = (c.height - 1) * c.stride.0 - 2 * c.padding.0 + span(c.kernel.0, c.dilation.0) + c.outputPadding.0
+            let outW = (c.width - 1) * c.stride.1 - 2 * c.padding.1 + span(c.kernel.1, c.dilation.1) + c.outputPadding.1
+            return ConvGeometry(
+                batch: c.batch, imageChannels: c.outChannels, height: outH, width: outW, outChannels: c.inChannels,
+                outH: c.height, outW: c.width, groups: c.groups, kernelH: c.kernel.0, kernelW: c.kernel.1,
+                strideH: c.stride.0, strideW: c.stride.1, padH: c.padding.0, padW: c.padding.1,
+                dilationH: c.dilation.0, dilationW: c.dilation.1)
+        }
+        return ConvGeometry(
+            batch: c.batch, imageChannels: c.inChannels, height: c.height, width: c.width, outChannels: c.outChannels,
+            outH: (c.height + 2 * c.padding.0 - span(c.kernel.0, c.dilation.0)) / c.stride.0 + 1,
+            outW: (c.width + 2 * c.padding.1 - span(c.kernel.1, c.dilation.1)) / c.stride.1 + 1,
+            groups: c.groups, kernelH: c.kernel.0, kernelW: c.kernel.1, strideH: c.stride.0, strideW: c.stride.1,
+            padH: c.padding.0, padW: c.padding.1, dilationH: c.dilation.0, dilationW: c.dilation.1)
+    }
+
+    /// Which oneDNN implementations serve a case ("-" where it falls back to the reference path).
+    static func served(_ c: Case, transposed: Bool) -> String {
+        let names = OneDNNConvolution.implementations(geometry(c, transposed: transposed), bias: c.bias && !transposed)
+        return [OneDNNConvKind.forward, .backwardData, .backwardWeights].map { "\($0): \((names[$0] ?? nil) ?? "-")" }
+            .joined(separator: ", ")
+    }
+
+    /// Output, input gradient, weight gradient and (when present) bias gradient of one case on
+    /// one path, from the same seeded inputs.
+    static func run(_ c: Case, transposed: Bool, path: ConvolutionPath) -> [[Float]] {
+        ConvolutionPath.$override.withValue(path) {
+            let g = Generator(seed: 1234)
+            let x = Tensor.randn([c.batch, c.inChannels, c.height, c.width], generator: g).requiringGrad()
+            let weightShape =
+                transposed
+                ? [c.inChannels, c.outChannels / c.groups, c.kernel.0, c.kernel.1]
+                : [c.outChannels, c.inChannels / c.groups, c.kernel.0, c.kernel.1]
+            let w = Tensor.randn(weightShape, std: 0.2, generator: g).requiringGrad()
+            let b = c.bias ? Tensor.randn([c.outChannels], generator: g).requiringGrad() : nil
+            let y =
+                transposed
+                ? convTranspose2d(
+                    x, weight: w, bias: b, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding,
+                    dilation: c.dilation, groups: c.groups)
+                : conv2d(x, weight: w, bias: b, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+            y.backward(Tensor.randn(y.shape, generator: g))
+            var results = [y.scalars, x.grad!.scalars, w.grad!.scalars]
+            if let b { results.append(b.grad!.scalars) }
+            return results
+        }
+    }
+
+    /// Stops the test unless each value of `a` is within 1e-4 relative of `b`, plus an absolute
+    /// 1e-5 of the largest magnitude (sums that cancel to ~0 carry the rounding of their terms).
+    static func expectClose(_ a: [[Float]], _ b: [[Float]], _ label: String) {
+        let names = ["output", "input grad", "weight grad", "bias grad"]
+        #expect(a.count == b.count, "\(label): different number of results")
+        for (index, (x, y)) in zip(a, b).enumerated() {
+            #expect(x.count == y.count, "\(label) \(names[index]): sizes \(x.count) vs \(y.count)")
+            let scale = y.reduce(Float(0)) { Swift.max($0, abs($1)) }
+            var worst: (Int, Float, Float)?
+            for i in 0..<Swift.min(x.count, y.count) where abs(x[i] - y[i]) > 1e-5 * (1 + scale) + 1e-4 * abs(y[i]) {
+                worst = (i, x[i], y[i])
+                break
+            }
+            #expect(worst == nil, "\(label) \(names[index]): element \(worst!.0) oneDNN \(worst!.1) vs reference \(worst!.2)")
+        }
+    }
+
+    @Test(arguments: convCases) func conv2dPathsAgree(_ c: Case) {
+        print("conv2d \(c.name) → \(Self.served(c, transposed: false))")
+        let fast = Self.run(c, transposed: false, path: .oneDNN)
+        let reference = Self.run(c, transposed: false, path: .reference)
+        Self.expectClose(fast, reference, "conv2d \(c.name)")
+        // Repeating the oneDNN path (same primitive, same thread count) gives the same bits.
+        let again = Self.run(c, transposed: false, path: .oneDNN)
+        #expect(again.map { $0.map(\.bitPattern) } == fast.map { $0.map(\.bitPattern) }, "conv2d \(c.name): not deterministic")
+    }
+
+    @Test(arguments: transposedCases) func convTranspose2dPathsAgree(_ c: Case) {
+        print("convTranspose2d \(c.name) → \(Self.served(c, transposed: true))")
+        let fast = Self.run(c, transposed: true, path: .oneDNN)
+        let reference = Self.run(c, transposed: true, path: .reference)
+        Self.expectClose(fast, reference, "convTranspose2d \(c.name)")
+        let again = Self.run(c, transposed: true, path: .oneDNN)
+        #expect(again.map { $0.map(\.bitPattern) } == fast.map { $0.map(\.bitPattern) }, "convTranspose2d \(c.name): not deterministic")
+    }
+
+    @Test func conv1dPathsAgree() {
+        func run(_ path: ConvolutionPath) -> [[Float]] {
+            ConvolutionPath.$override.withValue(path) {
+                let g = Generator(seed: 77)
+                let x = Tensor.randn([3, 5, 40], generator: g).requiringGrad()
+                let w = Tensor.randn([7, 5, 4], std: 0.3, generator: g).requiringGrad()
+                let b = Tensor.randn([7], generator: g).requiringGrad()
+                let y = conv1d(x, weight: w, bias: b, stride: 2, padding: 3, dilation: 2)
+                y.backward(Tensor.randn(y.shape, generator: g))
+                return [y.scalars, x.grad!.scalars, w.grad!.scalars, b.grad!.scalars]
+            }
+        }
+        Self.expectClose(run(.oneDNN), run(.reference), "conv1d")
+    }
+
+    /// The benchmark's geometry (and the common 3x3 / 1x1 layers) really run on oneDNN's JIT
+    /// kernels rather than falling back, wherever oneDNN is available.
+    @Test func commonGeometriesUseOneDNN() throws {
+        try #require(ConvolutionPath.isOneDNNAvailable)
+        let shapes: [ConvGeometry] = [
+            ConvGeometry(
+                batch: 128, imageChannels: 32, height: 28, width: 28, outChannels: 64, outH: 28, outW: 28, groups: 1,
+                kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1),
+            ConvGeometry(
+                batch: 8, imageChannels: 64, height: 14, width: 14, outChannels: 128, outH: 14, outW: 14, groups: 1,
+                kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1),
+        ]
+        for g in shapes {
+            let names = OneDNNConvolution.implementations(g, bias: true)
+            for (kind, name) in names {
+                #expect(name != nil, "oneDNN fell back for \(kind) of \(g)")
+                #expect(!(name ?? "").hasPrefix("ref"), "oneDNN chose its reference loops for \(kind): \(name ?? "")")
+            }
+        }
+    }
+
+    /// Many geometries never grow the primitive cache past its bound.
+    @Test func planCacheIsBounded() {
+        for size in 0..<(OneDNNPlanCache.capacity + 8) {
+            let g = ConvGeometry(
+                batch: 1, imageChannels: 1, height: 1, width: 1 + size, outChannels: 1, outH: 1, outW: 1 + size,
+                groups: 1, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1)
+            _ = OneDNNConvolution.plan(.forward, g, bias: false)
+        }
+        #expect(OneDNNPlanCache.shared.count <= OneDNNPlanCache.capacity)
+    }
+}
