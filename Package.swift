@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Galen", targets: ["Galen"]),
         .library(name: "GalenNN", targets: ["GalenNN"]),
         .library(name: "GalenOptim", targets: ["GalenOptim"]),
+        .library(name: "GalenData", targets: ["GalenData"]),
         .executable(name: "galen", targets: ["galen"]),
     ],
     dependencies: [
@@ -29,12 +30,17 @@ let package = Package(
         .target(name: "Galen", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GalenNN", dependencies: ["Galen"]),
         .target(name: "GalenOptim", dependencies: ["Galen", "GalenNN"]),
+        // Data files and datasets; no GalenNN (DESIGN.md §1).
+        .target(name: "GalenData", dependencies: ["Galen", "CZlib"]),
         // Shared by the test targets: replays PyTorch fixtures and runs finite-difference checks.
         .target(name: "GalenTestSupport", dependencies: ["Galen"]),
         .executableTarget(
             name: "galen",
-            dependencies: ["Galen", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "galen-bench", dependencies: ["Galen", "CBLAS"], path: "Benchmarks/Swift"),
+            dependencies: [
+                "Galen", "GalenData", "GalenNN", "GalenOptim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "galen-bench", dependencies: ["Galen", "GalenNN", "GalenOptim", "CBLAS"], path: "Benchmarks/Swift"),
         .testTarget(
             name: "GalenTests", dependencies: ["Galen", "GalenTestSupport"],
             resources: [.copy("Fixtures")]),
@@ -42,7 +48,10 @@ let package = Package(
             name: "GalenNNTests", dependencies: ["Galen", "GalenNN", "GalenTestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "GalenOptimTests", dependencies: ["Galen", "GalenNN", "GalenOptim"],
+            name: "GalenOptimTests", dependencies: ["Galen", "GalenData", "GalenNN", "GalenOptim"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "GalenDataTests", dependencies: ["Galen", "GalenData"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
