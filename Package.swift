@@ -27,7 +27,8 @@ let package = Package(
         .systemLibrary(
             name: "CDNNL", path: "Sources/CDNNL",
             providers: [.apt(["libdnnl-dev"])]),
-        .target(name: "Galen", dependencies: ["CBLAS", "CDNNL"]),
+        .target(name: "CGalenRuntime", path: "Sources/CGalenRuntime"),
+        .target(name: "Galen", dependencies: ["CBLAS", "CDNNL", "CGalenRuntime"]),
         .target(name: "GalenNN", dependencies: ["Galen"]),
         .target(name: "GalenOptim", dependencies: ["Galen", "GalenNN"]),
         // Data files and datasets; no GalenNN (DESIGN.md §1).

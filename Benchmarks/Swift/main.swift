@@ -4,6 +4,9 @@
 // the same JSON format; Benchmarks/run-core runs the two interleaved and prints the comparison.
 //
 //   galen-bench [--threads N] [--quick] [--only w1,w2,...] [--list] [--info]
+//   galen-bench [--threads N] [--quick] --workload NAME     (one training/inference workload, Training.swift)
+//   galen-bench [--threads N] [--quick] --peak              (FMA and sgemm ceilings, Peak.swift)
+//   galen-bench --list-workloads
 //
 // Build with `-c release -Xswiftc -target-cpu -Xswiftc haswell`: without the CPU flag the SIMD
 // kernels run scalar and the numbers mean nothing.
@@ -20,6 +23,10 @@ struct Options {
     var only: Set<String>? = nil
     var list = false
     var info = false
+    /// Training.swift: one training/inference workload, the ceilings, or the workload names.
+    var workload: String? = nil
+    var peak = false
+    var listWorkloads = false
 }
 
 func parseOptions() -> Options {
@@ -38,8 +45,12 @@ func parseOptions() -> Options {
         case "--only": options.only = Set(value(for: argument).split(separator: ",").map(String.init))
         case "--list": options.list = true
         case "--info": options.info = true
+        case "--workload": options.workload = value(for: argument)
+        case "--peak": options.peak = true
+        case "--list-workloads": options.listWorkloads = true
         case "-h", "--help":
             print("usage: galen-bench [--threads N] [--quick] [--only w1,w2,...] [--list] [--info]")
+            print("       galen-bench [--threads N] [--quick] (--workload NAME | --peak) | --list-workloads")
             exit(0)
         default: fail("unknown argument \(argument)")
         }
@@ -333,6 +344,18 @@ if let only = options.only {
 }
 // Threads.count drives Galen's kernels and OpenBLAS alike (it calls openblas_set_num_threads).
 if let threads = options.threads { Threads.count = threads }
+if options.listWorkloads {
+    for workload in trainingWorkloads { print(workload.name) }
+    exit(0)
+}
+if let workload = options.workload {
+    runTrainingWorkload(workload, quick: options.quick, threads: Threads.count)
+    exit(0)
+}
+if options.peak {
+    runPeak(quick: options.quick, threads: Threads.count)
+    exit(0)
+}
 if options.info {
     // What run-core prints in its header: which OpenBLAS kernels were picked (OPENBLAS_CORETYPE
     // can override the detection) and the threads both Galen and OpenBLAS will use.
