@@ -5,39 +5,160 @@
 ///
 /// In training, normalizes with the batch's mean and biased variance and, when running
 /// statistics are given, updates them in place with `momentum` using the unbiased variance
-/// (PyTorch's rule). In evaluation, normalizes with the running statistics.
+/// (PyTorch's rule). In evaluation, normalizes with the running statistics. One fused pass per
+/// direction: no full-size temporaries besides the output (it dominated ResNet training time and
+/// memory when written as broadcast ops).
 public func batchNorm(
     _ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
     training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5
 ) -> Tensor {
     check(x.rank >= 2, "batchNorm: input must be (N, C, …), got shape \(x.shape)")
-    let channels = x.shape[1]
-    var statShape = [Int](repeating: 1, count: x.rank)
-    statShape[1] = channels
-    let axes = [0] + Array(2..<x.rank)
-    let mean: Tensor
-    let variance: Tensor
-    if training || runningMean == nil || runningVar == nil {
-        let n = x.count / Swift.max(channels, 1)
-        check(n > 1 || !training, "batchNorm: training needs more than one value per channel, got input \(x.shape)")
-        mean = x.mean(axes: axes, keepDims: true)
-        variance = x.variance(axes: axes, correction: 0, keepDims: true)
+    let (batch, channels) = (x.shape[0], x.shape[1])
+    let spatial = x.count / Swift.max(batch * channels, 1)
+    let perChannel = batch * spatial
+    for (name, t) in [("runningMean", runningMean), ("runningVar", runningVar), ("weight", weight), ("bias", bias)] {
+        if let t { check(t.shape == [channels], "batchNorm: \(name) \(t.shape) does not match \(channels) channels of \(x.shape)") }
+    }
+    let useBatchStatistics = training || runningMean == nil || runningVar == nil
+    check(!useBatchStatistics || perChannel > 1 || !training,
+          "batchNorm: training needs more than one value per channel, got input \(x.shape)")
+    let input = x.contiguousValues()
+    defer { withExtendedLifetime(input) {} }
+    let result = Tensor(uninitializedShape: x.shape)
+    // Per channel: the mean used and 1/√(var + ε), saved for the backward pass.
+    var means = [Float](repeating: 0, count: channels)
+    var inverseStd = [Float](repeating: 0, count: channels)
+    let gamma = weight?.scalars
+    let beta = bias?.scalars
+    let source = input.pointer
+    let out = result.pointer
+    if useBatchStatistics {
+        var variances = [Float](repeating: 0, count: channels)
+        means.withUnsafeMutableBufferPointer { meanBuffer in
+            variances.withUnsafeMutableBufferPointer { varianceBuffer in
+                let meanOut = meanBuffer.baseAddress!
+                let varianceOut = varianceBuffer.baseAddress!
+                parallelRanges(count: channels, grain: Swift.max(1, elementwiseGrain / Swift.max(perChannel, 1))) { first, last in
+                    for c in first..<last {
+                        var total = 0.0
+                        for n in 0..<batch { total += sumContiguous(source + (n &* channels &+ c) &* spatial, spatial) }
+                        let mean = total / Double(perChannel)
+                        // Second pass over centred values: no cancellation for large means.
+                        var squares = 0.0
+                        let m = Float(mean)
+                        for n in 0..<batch {
+                            let row = source + (n &* channels &+ c) &* spatial
+                            var lane: Float = 0
+                            for i in 0..<spatial {
+                                let d = row[i] - m
+                                lane += d * d
+                            }
+                            squares += Double(lane)
+                        }
+                        meanOut[c] = m
+                        varianceOut[c] = Float(squares / Double(perChannel))
+                    }
+                }
+            }
+        }
+        for c in 0..<channels { inverseStd[c] = 1 / (variances[c] + epsilon).squareRoot() }
         if training, let runningMean, let runningVar {
-            noGrad {
-                let batchMean = mean.detach().reshaped([channels])
-                let unbiased = variance.detach().reshaped([channels]) * (Float(n) / Float(Swift.max(n - 1, 1)))
-                runningMean.assign(runningMean * (1 - momentum) + batchMean * momentum)
-                runningVar.assign(runningVar * (1 - momentum) + unbiased * momentum)
+            check(runningMean.isContiguous && runningVar.isContiguous, "batchNorm: running statistics must be contiguous")
+            let correction = Float(perChannel) / Float(Swift.max(perChannel - 1, 1))
+            let rm = runningMean.pointer
+            let rv = runningVar.pointer
+            for c in 0..<channels {
+                rm[c] = (1 - momentum) * rm[c] + momentum * means[c]
+                rv[c] = (1 - momentum) * rv[c] + momentum * variances[c] * correction
             }
         }
     } else {
-        mean = runningMean!.reshaped(statShape)
-        variance = runningVar!.reshaped(statShape)
+        means = runningMean!.scalars
+        inverseStd = runningVar!.scalars.map { 1 / ($0 + epsilon).squareRoot() }
     }
-    var result = (x - mean) / (variance + epsilon).sqrt()
-    if let weight { result = result * weight.reshaped(statShape) }
-    if let bias { result = result + bias.reshaped(statShape) }
-    return result
+    // y = x·scale + shift per channel.
+    let scale = (0..<channels).map { inverseStd[$0] * (gamma?[$0] ?? 1) }
+    let shift = (0..<channels).map { (beta?[$0] ?? 0) - means[$0] * scale[$0] }
+    scale.withUnsafeBufferPointer { scaleBuffer in
+        shift.withUnsafeBufferPointer { shiftBuffer in
+            let (sc, sh) = (scaleBuffer.baseAddress!, shiftBuffer.baseAddress!)
+            parallelRanges(count: batch * channels, grain: Swift.max(1, elementwiseGrain / Swift.max(spatial, 1))) { first, last in
+                for plane in first..<last {
+                    let c = plane % channels
+                    let (a, b) = (sc[c], sh[c])
+                    let row = source + plane &* spatial
+                    let target = out + plane &* spatial
+                    for i in 0..<spatial { target[i] = row[i] * a + b }
+                }
+            }
+        }
+    }
+    let inputs = [x] + [weight, bias].compactMap { $0 }
+    return record(result, "batchNorm", inputs) { g in
+        let gradient = g.contiguousValues()
+        // `input` may be a contiguous copy of x that only this closure keeps alive.
+        defer { withExtendedLifetime((gradient, input)) {} }
+        let dy = gradient.pointer
+        let source = input.pointer
+        // Per channel: Σ dy and Σ dy·x̂, with x̂ = (x − mean)·invstd.
+        var sumDy = [Double](repeating: 0, count: channels)
+        var sumDyXhat = [Double](repeating: 0, count: channels)
+        sumDy.withUnsafeMutableBufferPointer { sumBuffer in
+            sumDyXhat.withUnsafeMutableBufferPointer { dotBuffer in
+                let (sums, dots) = (sumBuffer.baseAddress!, dotBuffer.baseAddress!)
+                parallelRanges(count: channels, grain: Swift.max(1, elementwiseGrain / Swift.max(perChannel, 1))) { first, last in
+                    for c in first..<last {
+                        var total = 0.0
+                        var dot = 0.0
+                        let (m, s) = (means[c], inverseStd[c])
+                        for n in 0..<batch {
+                            let offset = (n &* channels &+ c) &* spatial
+                            var laneSum: Float = 0
+                            var laneDot: Float = 0
+                            for i in 0..<spatial {
+                                laneSum += dy[offset &+ i]
+                                laneDot += dy[offset &+ i] * (source[offset &+ i] - m) * s
+                            }
+                            total += Double(laneSum)
+                            dot += Double(laneDot)
+                        }
+                        sums[c] = total
+                        dots[c] = dot
+                    }
+                }
+            }
+        }
+        var inputGradient: Tensor? = nil
+        if x.requiresGrad {
+            let dx = Tensor(uninitializedShape: x.shape)
+            let target = dx.pointer
+            let count = Float(perChannel)
+            parallelRanges(count: batch * channels, grain: Swift.max(1, elementwiseGrain / Swift.max(spatial, 1))) { first, last in
+                for plane in first..<last {
+                    let c = plane % channels
+                    let (m, s, w) = (means[c], inverseStd[c], gamma?[c] ?? 1)
+                    let offset = plane &* spatial
+                    if useBatchStatistics {
+                        // dx = w·invstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂)): the batch statistics depend on x too.
+                        let (meanDy, meanDot) = (Float(sumDy[c]) / count, Float(sumDyXhat[c]) / count)
+                        let factor = w * s
+                        for i in 0..<spatial {
+                            let xhat = (source[offset &+ i] - m) * s
+                            target[offset &+ i] = factor * (dy[offset &+ i] - meanDy - xhat * meanDot)
+                        }
+                    } else {
+                        let factor = w * s
+                        for i in 0..<spatial { target[offset &+ i] = dy[offset &+ i] * factor }
+                    }
+                }
+            }
+            inputGradient = dx
+        }
+        var grads: [Tensor?] = [inputGradient]
+        if let weight { grads.append(weight.requiresGrad ? Tensor(sumDyXhat.map { Float($0) }) : nil) }
+        if let bias { grads.append(bias.requiresGrad ? Tensor(sumDy.map { Float($0) }) : nil) }
+        return grads
+    }
 }
 
 /// Layer normalization over the trailing axes given by `normalizedShape`.
