@@ -8,4 +8,7 @@ if [ ! -x .venv-torch/bin/python ]; then
   .venv-torch/bin/pip install --no-deps 'torch==2.13.0+cpu'
   .venv-torch/bin/pip install filelock typing-extensions sympy networkx jinja2 fsspec numpy safetensors
 fi
-exec .venv-torch/bin/python Scripts/make_fixtures.py
+.venv-torch/bin/python Scripts/make_fixtures.py
+.venv-torch/bin/python Scripts/fixtures/safetensors_cases.py
+.venv-torch/bin/python Scripts/fixtures/optim_cases.py
+.venv-torch/bin/python Scripts/fixtures/data_cases.py

@@ -37,7 +37,7 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 /// The split depends only on `count`, `grain` and the thread count, so reductions that combine
 /// per-range partial results in range order give the same bits on every run.
 @inline(__always)
-func parallelRanges(count: Int, grain: Int, _ body: (Int, Int) -> Void) {
+public func parallelRanges(count: Int, grain: Int, _ body: (Int, Int) -> Void) {
     let chunks = min(Threads.count, count / max(grain, 1))
     if chunks <= 1 {
         if count > 0 { body(0, count) }
