@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Galen", targets: ["Galen"]),
         .library(name: "GalenNN", targets: ["GalenNN"]),
         .library(name: "GalenOptim", targets: ["GalenOptim"]),
+        .library(name: "GalenMetrics", targets: ["GalenMetrics"]),
         .library(name: "GalenData", targets: ["GalenData"]),
         .executable(name: "galen", targets: ["galen"]),
     ],
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "Galen", dependencies: ["CBLAS", "CDNNL", "CGalenRuntime"]),
         .target(name: "GalenNN", dependencies: ["Galen"]),
         .target(name: "GalenOptim", dependencies: ["Galen", "GalenNN"]),
+        .target(name: "GalenMetrics", dependencies: ["Galen"]),
         // Data files and datasets; no GalenNN (DESIGN.md §1).
         .target(name: "GalenData", dependencies: ["Galen", "CZlib"]),
         // Shared by the test targets: replays PyTorch fixtures and runs finite-difference checks.
@@ -38,9 +40,12 @@ let package = Package(
         .executableTarget(
             name: "galen",
             dependencies: [
-                "Galen", "GalenData", "GalenNN", "GalenOptim",
+                "Galen", "GalenData", "GalenMetrics", "GalenNN", "GalenOptim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .executableTarget(
+            name: "medmnist-example", dependencies: ["Galen", "GalenData", "GalenMetrics", "GalenNN", "GalenOptim"],
+            path: "Examples/MedMNISTClassifier"),
         .executableTarget(name: "galen-bench", dependencies: ["Galen", "GalenNN", "GalenOptim", "CBLAS"], path: "Benchmarks/Swift"),
         .testTarget(
             name: "GalenTests", dependencies: ["Galen", "GalenTestSupport"],
@@ -54,6 +59,7 @@ let package = Package(
         .testTarget(
             name: "GalenDataTests", dependencies: ["Galen", "GalenData"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "GalenMetricsTests", dependencies: ["Galen", "GalenMetrics"]),
     ],
     swiftLanguageModes: [.v6]
 )
