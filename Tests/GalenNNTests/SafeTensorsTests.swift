@@ -37,11 +37,11 @@ private func fileBytes(header: String, data: [UInt8] = [], length: UInt64? = nil
 }
 
 /// The error that reading `data` throws, or nil when it reads.
-private func readError(_ data: Data, source: String) -> SafeTensorsError? {
+private func readError(_ data: Data, source: String) -> DataFormatError? {
     do {
         _ = try SafeTensors(data: data, source: source)
         return nil
-    } catch let error as SafeTensorsError {
+    } catch let error as DataFormatError {
         return error
     } catch {
         Issue.record("unexpected error type \(type(of: error)): \(error)")
@@ -138,7 +138,7 @@ private func smallValidFile() throws -> Data {
                 #expect(values.shape == shape)
                 #expect(values.scalars == ints.map { Int($0)! }, "\(tensorName)")
             } else {
-                #expect(throws: SafeTensorsError.self) { try file.intTensor(named: tensorName) }
+                #expect(throws: DataFormatError.self) { try file.intTensor(named: tensorName) }
             }
         }
     }
@@ -243,16 +243,16 @@ private func smallValidFile() throws -> Data {
         // Any nonzero BOOL byte is true.
         #expect(try SafeTensor(dtype: .bool, shape: [3], data: Data([0, 1, 7])).intTensor().scalars == [0, 1, 1])
 
-        #expect(throws: SafeTensorsError.self) { try SafeTensor(Tensor([1])).intTensor() }
-        #expect(throws: SafeTensorsError.self) { try SafeTensor(dtype: .f32, shape: [2], data: Data(count: 4)) }
-        #expect(throws: SafeTensorsError.self) { try SafeTensor(dtype: .f32, shape: [-1], data: Data()) }
+        #expect(throws: DataFormatError.self) { try SafeTensor(Tensor([1])).intTensor() }
+        #expect(throws: DataFormatError.self) { try SafeTensor(dtype: .f32, shape: [2], data: Data(count: 4)) }
+        #expect(throws: DataFormatError.self) { try SafeTensor(dtype: .f32, shape: [-1], data: Data()) }
     }
 
     @Test func lookupErrorsNameTheFile() throws {
         let file = try SafeTensors(data: try smallValidFile(), source: "checkpoints/best.safetensors")
-        let missing = #expect(throws: SafeTensorsError.self) { try file.floatTensor(named: "missing") }
+        let missing = #expect(throws: DataFormatError.self) { try file.floatTensor(named: "missing") }
         #expect(missing?.description == "checkpoints/best.safetensors: no tensor named \"missing\"")
-        let notInts = #expect(throws: SafeTensorsError.self) { try file.intTensor(named: "w") }
+        let notInts = #expect(throws: DataFormatError.self) { try file.intTensor(named: "w") }
         #expect(notInts?.description.hasPrefix("checkpoints/best.safetensors: tensor \"w\" holds F32") == true)
     }
 
@@ -522,12 +522,12 @@ private let malformedCases: [SafeTensorsMalformedCase] = [
     @Test func unreadableFilesThrowNamingThePath() throws {
         try withTemporaryDirectory { directory in
             let missing = directory.appendingPathComponent("missing.safetensors").path
-            let error = #expect(throws: SafeTensorsError.self) { try SafeTensors(contentsOf: missing) }
+            let error = #expect(throws: DataFormatError.self) { try SafeTensors(contentsOf: missing) }
             #expect(error?.description == "\(missing): cannot open: No such file or directory")
-            let folder = #expect(throws: SafeTensorsError.self) { try SafeTensors(contentsOf: directory) }
+            let folder = #expect(throws: DataFormatError.self) { try SafeTensors(contentsOf: directory) }
             #expect(folder?.source == directory.path)
             #expect(folder?.message == "not a regular file")
-            #expect(throws: SafeTensorsError.self) { try SafeTensors(contentsOf: URL(string: "https://example.com/m.safetensors")!) }
+            #expect(throws: DataFormatError.self) { try SafeTensors(contentsOf: URL(string: "https://example.com/m.safetensors")!) }
         }
     }
 }
@@ -538,7 +538,7 @@ private let malformedCases: [SafeTensorsMalformedCase] = [
     @Test func writingIntoAMissingDirectoryThrowsNamingThePath() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("no/such/dir/model.safetensors").path
-            let error = #expect(throws: SafeTensorsError.self) { try galenWrittenTensors().write(to: path) }
+            let error = #expect(throws: DataFormatError.self) { try galenWrittenTensors().write(to: path) }
             #expect(error?.source == path)
             #expect(error?.message.contains("No such file or directory") == true)
             #expect(directoryListing(directory).isEmpty)
@@ -551,7 +551,7 @@ private let malformedCases: [SafeTensorsMalformedCase] = [
             let target = directory.appendingPathComponent("model.safetensors")
             try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
             try Data([1]).write(to: target.appendingPathComponent("keep"))
-            let error = #expect(throws: SafeTensorsError.self) { try galenWrittenTensors().write(to: target) }
+            let error = #expect(throws: DataFormatError.self) { try galenWrittenTensors().write(to: target) }
             #expect(error?.source == target.path)
             #expect(error?.message.contains("cannot replace the file") == true)
             #expect(directoryListing(directory) == ["model.safetensors"])
@@ -559,11 +559,11 @@ private let malformedCases: [SafeTensorsMalformedCase] = [
 
             // A path through a regular file.
             let throughFile = target.appendingPathComponent("keep/model.safetensors").path
-            let notDirectory = #expect(throws: SafeTensorsError.self) { try galenWrittenTensors().write(to: throughFile) }
+            let notDirectory = #expect(throws: DataFormatError.self) { try galenWrittenTensors().write(to: throughFile) }
             #expect(notDirectory?.source == throughFile)
 
             let trailingSlash = directory.path + "/"
-            let slash = #expect(throws: SafeTensorsError.self) { try SafeTensors().write(to: trailingSlash) }
+            let slash = #expect(throws: DataFormatError.self) { try SafeTensors().write(to: trailingSlash) }
             #expect(slash?.source == trailingSlash)
         }
     }
@@ -573,7 +573,7 @@ private let malformedCases: [SafeTensorsMalformedCase] = [
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("model.safetensors").path
             chmod(directory.path, 0o555)
-            let error = #expect(throws: SafeTensorsError.self) { try galenWrittenTensors().write(to: path) }
+            let error = #expect(throws: DataFormatError.self) { try galenWrittenTensors().write(to: path) }
             #expect(error?.source == path)
             #expect(error?.message.contains("Permission denied") == true)
             #expect(directoryListing(directory).isEmpty)

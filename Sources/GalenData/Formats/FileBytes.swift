@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import Galen
 
 // Whole-file input and output for the format readers. Reading goes through POSIX calls so that a
 // failure carries the system's reason (Foundation's messages on Linux do not always say why).

@@ -154,20 +154,6 @@ private func transposeFortran<Element>(
     }
 }
 
-/// The binary32 bit pattern of an IEEE 754 binary16 value, exact for every input.
-///
-/// Works on bit patterns because Swift's `Float16` is unavailable on macOS on Intel. Placing the
-/// half's exponent and mantissa at the top of a Float32 and scaling by 2^112 (the difference of
-/// the exponent biases, 127 − 15) converts normal and subnormal halves alike in one exact
-/// multiplication; infinities and NaNs (all-ones exponent) keep their payload instead.
-@inline(__always)
-func float32Bits(fromFloat16Bits half: UInt16) -> UInt32 {
-    let sign = UInt32(half & 0x8000) << 16
-    let magnitude = UInt32(half & 0x7FFF) << 13
-    if half & 0x7C00 == 0x7C00 { return sign | 0x7F80_0000 | magnitude }
-    return sign | (Float(bitPattern: magnitude) * 0x1p112).bitPattern
-}
-
 // MARK: - From Galen tensors
 
 extension NPYArray {

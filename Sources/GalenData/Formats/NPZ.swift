@@ -1,3 +1,4 @@
+import Galen
 /// The arrays of a NumPy `.npz` file (what `numpy.savez` and `numpy.savez_compressed` write): a
 /// zip archive whose members are .npy files, one per array.
 ///

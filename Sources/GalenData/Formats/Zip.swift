@@ -1,3 +1,4 @@
+import Galen
 import CZlib
 
 // A reader for zip archives (PKWARE's APPNOTE.TXT), as far as .npz files need: the central

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import Galen
 
 // Whole-file reads and crash-safe writes for checkpoints, on POSIX calls rather than Foundation's
 // so that every failure says which file and the system's reason, and so that a write can fsync.
@@ -17,20 +18,20 @@ private func reason(_ code: Int32) -> String {
 
 /// Reads the whole regular file at `path` with one allocation and no zero-filling, so a large
 /// checkpoint is copied from the kernel once.
-func readWholeFile(atPath path: String) throws(SafeTensorsError) -> Data {
+func readWholeFile(atPath path: String) throws(DataFormatError) -> Data {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw SafeTensorsError(source: path, message: "cannot open: \(reason(errno))") }
+    guard descriptor >= 0 else { throw DataFormatError(source: path, message: "cannot open: \(reason(errno))") }
     defer { close(descriptor) }
     var info = stat()
     guard fstat(descriptor, &info) == 0 else {
-        throw SafeTensorsError(source: path, message: "cannot read its size: \(reason(errno))")
+        throw DataFormatError(source: path, message: "cannot read its size: \(reason(errno))")
     }
     guard (info.st_mode & S_IFMT) == S_IFREG else {
-        throw SafeTensorsError(source: path, message: "not a regular file")
+        throw DataFormatError(source: path, message: "not a regular file")
     }
     let size = Int(info.st_size)
     guard let buffer = malloc(max(size, 1)) else {
-        throw SafeTensorsError(source: path, message: "cannot allocate \(size) bytes to read it")
+        throw DataFormatError(source: path, message: "cannot allocate \(size) bytes to read it")
     }
     var done = 0
     while done < size {
@@ -40,7 +41,7 @@ func readWholeFile(atPath path: String) throws(SafeTensorsError) -> Data {
         guard got > 0 else {
             let message = got == 0 ? "file shrank from \(size) to \(done) bytes while being read" : reason(errno)
             free(buffer)
-            throw SafeTensorsError(source: path, message: "cannot read: \(message)")
+            throw DataFormatError(source: path, message: "cannot read: \(message)")
         }
         done += got
     }
@@ -66,7 +67,7 @@ struct FileSink {
             let written = systemWrite(descriptor, next, min(remaining, 1 << 30))
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else {
-                throw SafeTensorsError(
+                throw DataFormatError(
                     source: path, message: "cannot write temporary file \(temporaryPath): \(reason(errno))")
             }
             next += written
@@ -87,7 +88,7 @@ func writeAtomically(
     let directoryPrefix = slash.map { String(path[...$0]) } ?? ""
     let fileName = slash.map { String(path[path.index(after: $0)...]) } ?? path
     guard !fileName.isEmpty else {
-        throw SafeTensorsError(source: path, message: "cannot write: the path names a directory, not a file")
+        throw DataFormatError(source: path, message: "cannot write: the path names a directory, not a file")
     }
     // Hidden and unique; the name's prefix says which file a leftover (after a power cut) was for.
     let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
@@ -95,7 +96,7 @@ func writeAtomically(
     let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
     guard descriptor >= 0 else {
         let directory = directoryPrefix.isEmpty ? "the current directory" : directoryPrefix
-        throw SafeTensorsError(
+        throw DataFormatError(
             source: path, message: "cannot create a temporary file in \(directory): \(reason(errno))")
     }
     var isOpen = true
@@ -104,14 +105,14 @@ func writeAtomically(
         // Data must be on disk before the rename makes it visible under the real name; otherwise a
         // crash could leave the new name pointing at an empty file.
         guard fsync(descriptor) == 0 else {
-            throw SafeTensorsError(source: path, message: "cannot flush temporary file to disk: \(reason(errno))")
+            throw DataFormatError(source: path, message: "cannot flush temporary file to disk: \(reason(errno))")
         }
         isOpen = false
         guard close(descriptor) == 0 else {
-            throw SafeTensorsError(source: path, message: "cannot close temporary file: \(reason(errno))")
+            throw DataFormatError(source: path, message: "cannot close temporary file: \(reason(errno))")
         }
         guard rename(temporaryPath, path) == 0 else {
-            throw SafeTensorsError(source: path, message: "cannot replace the file: \(reason(errno))")
+            throw DataFormatError(source: path, message: "cannot replace the file: \(reason(errno))")
         }
     } catch {
         if isOpen { close(descriptor) }

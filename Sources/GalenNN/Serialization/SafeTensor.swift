@@ -83,11 +83,11 @@ public struct SafeTensor: Equatable, Sendable {
     public init(dtype: DType, shape: [Int], data: Data) throws {
         let label = "SafeTensor(dtype: \(dtype.rawValue), shape: \(shape))"
         guard let count = Self.elementCount(shape) else {
-            throw SafeTensorsError(source: label, message: "a dimension is negative or the element count overflows")
+            throw DataFormatError(source: label, message: "a dimension is negative or the element count overflows")
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow, byteCount == data.count else {
-            throw SafeTensorsError(
+            throw DataFormatError(
                 source: label, message: "\(data.count) bytes do not hold \(count) \(dtype.rawValue) elements")
         }
         self.init(validatedDType: dtype, shape: shape, bytes: data)
@@ -233,7 +233,7 @@ extension SafeTensor {
     /// 1). Throws for floating-point data, which has no exact integer meaning.
     public func intTensor() throws -> IntTensor {
         guard !dtype.isFloatingPoint else {
-            throw SafeTensorsError(
+            throw DataFormatError(
                 source: "SafeTensor(dtype: \(dtype.rawValue), shape: \(shape))",
                 message: "intTensor() needs integer or BOOL data, not \(dtype.rawValue); use floatTensor()")
         }

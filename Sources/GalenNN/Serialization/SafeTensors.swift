@@ -1,31 +1,12 @@
 import Foundation
 import Galen
 
-/// A safetensors file or buffer that cannot be read or written: which one, and what is wrong.
-public struct SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
-    /// The file path, or the label given for an in-memory buffer.
-    public let source: String
-    /// What is wrong, e.g. `tensor "fc.weight": data_offsets [0, 20] ...`.
-    public let message: String
-
-    /// An error about `source`.
-    public init(source: String, message: String) {
-        self.source = source
-        self.message = message
-    }
-
-    /// The source and the message, e.g. `model.safetensors: header is not valid UTF-8`.
-    public var description: String { "\(source): \(message)" }
-    /// The same as `description`, so that `localizedDescription` shows the file and the problem.
-    public var errorDescription: String? { description }
-}
-
 /// The contents of a safetensors file: named tensors plus the free-form `__metadata__` strings.
 ///
 /// The format (Hugging Face's, used by PyTorch checkpoints) is an 8-byte little-endian header
 /// length N, N bytes of UTF-8 JSON mapping each name to `{"dtype", "shape", "data_offsets"}`, then
 /// the tensors' bytes. Reading treats the file as untrusted: every malformed input is a thrown
-/// `SafeTensorsError` naming the file, never a crash or an out-of-bounds read. Writing produces
+/// `DataFormatError` naming the file, never a crash or an out-of-bounds read. Writing produces
 /// the same bytes as `safetensors.torch.save_file` (up to the order of metadata keys) and replaces
 /// the target atomically.
 ///
@@ -106,7 +87,7 @@ public struct SafeTensors: Equatable, Sendable {
     public func intTensor(named name: String) throws -> IntTensor {
         let found = try tensor(named: name)
         guard !found.dtype.isFloatingPoint else {
-            throw SafeTensorsError(
+            throw DataFormatError(
                 source: source,
                 message: "tensor \(String(reflecting: name)) holds \(found.dtype.rawValue) data, not integers")
         }
@@ -115,7 +96,7 @@ public struct SafeTensors: Equatable, Sendable {
 
     private func tensor(named name: String) throws -> SafeTensor {
         guard let found = tensors[name] else {
-            throw SafeTensorsError(source: source, message: "no tensor named \(String(reflecting: name))")
+            throw DataFormatError(source: source, message: "no tensor named \(String(reflecting: name))")
         }
         return found
     }
@@ -137,7 +118,7 @@ extension SafeTensors {
     /// Reads the safetensors file at a file URL.
     public init(contentsOf url: URL) throws {
         guard url.isFileURL else {
-            throw SafeTensorsError(source: url.absoluteString, message: "not a file URL")
+            throw DataFormatError(source: url.absoluteString, message: "not a file URL")
         }
         try self.init(contentsOf: url.path)
     }
@@ -187,11 +168,11 @@ private struct HeaderReader {
         "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
     ]
 
-    func failure(_ message: String) -> SafeTensorsError {
-        SafeTensorsError(source: source, message: message)
+    func failure(_ message: String) -> DataFormatError {
+        DataFormatError(source: source, message: message)
     }
 
-    func read() throws(SafeTensorsError) -> (entries: [HeaderEntry], metadata: [String: String], dataOffset: Int) {
+    func read() throws(DataFormatError) -> (entries: [HeaderEntry], metadata: [String: String], dataOffset: Int) {
         guard file.count >= 8 else {
             throw failure("file is \(file.count) bytes, too short for the 8-byte header length")
         }
@@ -237,7 +218,7 @@ private struct HeaderReader {
         return (entries, metadata ?? [:], 8 + headerLength)
     }
 
-    private func readMetadata(_ value: JSONValue) throws(SafeTensorsError) -> [String: String] {
+    private func readMetadata(_ value: JSONValue) throws(DataFormatError) -> [String: String] {
         switch value {
         case .null:
             return [:]  // the reference reads a null __metadata__ as absent
@@ -257,7 +238,7 @@ private struct HeaderReader {
         }
     }
 
-    private func readEntry(name: String, _ value: JSONValue) throws(SafeTensorsError) -> HeaderEntry {
+    private func readEntry(name: String, _ value: JSONValue) throws(DataFormatError) -> HeaderEntry {
         let label = "tensor \(String(reflecting: name))"
         guard case .object(let fields) = value else {
             throw failure("\(label): entry is \(value.summary), not an object")
@@ -319,7 +300,7 @@ private struct HeaderReader {
     }
 
     /// A JSON array of non-negative integers (shape dimensions, byte offsets).
-    private func naturals(_ value: JSONValue, field: String, label: String) throws(SafeTensorsError) -> [Int] {
+    private func naturals(_ value: JSONValue, field: String, label: String) throws(DataFormatError) -> [Int] {
         guard case .array(let elements) = value else {
             throw failure("\(label): \"\(field)\" is \(value.summary), not an array")
         }
@@ -338,7 +319,7 @@ private struct HeaderReader {
     /// The reference implementation's layout rule: taken in order of offset, the tensors tile the
     /// data section exactly, each starting where the previous one ends, with no gap, overlap or
     /// trailing bytes. (Empty tensors take no room and sit at any boundary.)
-    private func checkLayout(_ entries: [HeaderEntry], dataSize: Int) throws(SafeTensorsError) {
+    private func checkLayout(_ entries: [HeaderEntry], dataSize: Int) throws(DataFormatError) {
         for entry in entries where entry.end > dataSize {
             throw failure(
                 "tensor \(String(reflecting: entry.name)): data_offsets [\(entry.begin), \(entry.end)] "
@@ -450,7 +431,7 @@ extension SafeTensors {
     /// Writes the tensors to a file URL atomically (see `write(to:)` for a path).
     public func write(to url: URL) throws {
         guard url.isFileURL else {
-            throw SafeTensorsError(source: url.absoluteString, message: "not a file URL")
+            throw DataFormatError(source: url.absoluteString, message: "not a file URL")
         }
         try write(to: url.path)
     }

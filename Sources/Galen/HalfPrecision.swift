@@ -8,7 +8,7 @@
 /// their sign, subnormals become normal Float32 values, infinities stay infinite, and a NaN keeps
 /// its sign and payload (shifted into the wider mantissa, not quieted).
 @inline(__always)
-func float32Bits(fromFloat16Bits half: UInt16) -> UInt32 {
+public func float32Bits(fromFloat16Bits half: UInt16) -> UInt32 {
     let sign = UInt32(half & 0x8000) << 16
     let exponent = UInt32(half >> 10) & 0x1F
     let mantissa = UInt32(half) & 0x3FF
@@ -33,6 +33,6 @@ func float32Bits(fromFloat16Bits half: UInt16) -> UInt32 {
 /// The binary32 bit pattern of a bfloat16 value. bfloat16 is the top half of a Float32, so this is
 /// exact for every input, NaN payloads included.
 @inline(__always)
-func float32Bits(fromBFloat16Bits brain: UInt16) -> UInt32 {
+public func float32Bits(fromBFloat16Bits brain: UInt16) -> UInt32 {
     UInt32(brain) << 16
 }

@@ -2,8 +2,8 @@ import Foundation
 
 /// A data file that cannot be read or written: which file (or archive member), and what is wrong.
 ///
-/// Every reader in GalenData treats its input as untrusted and reports bad contents with this
-/// error rather than stopping the program.
+/// Every reader of outside data (GalenData's formats, GalenNN's safetensors) treats its input as
+/// untrusted and reports bad contents with this error rather than stopping the program.
 public struct DataFormatError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
     /// The file path, an archive member such as `NPZ member x.npy of file y.npz`, or the label
     /// given for an in-memory buffer.
