@@ -5,6 +5,7 @@ set -euo pipefail
 galen_need_packages=()
 pkg-config --exists openblas 2>/dev/null || galen_need_packages+=(libopenblas-dev)
 pkg-config --exists zlib 2>/dev/null || galen_need_packages+=(zlib1g-dev)
+test -f /usr/include/oneapi/dnnl/dnnl.h || galen_need_packages+=(libdnnl-dev)  # no .pc file on Debian
 command -v pkg-config >/dev/null || galen_need_packages+=(pkg-config)
 if [ ${#galen_need_packages[@]} -gt 0 ]; then
   echo "Installing ${galen_need_packages[*]} with apt-get…" >&2

@@ -114,12 +114,12 @@ import Testing
         for (index, (x, y)) in zip(a, b).enumerated() {
             #expect(x.count == y.count, "\(label) \(names[index]): sizes \(x.count) vs \(y.count)")
             let scale = y.reduce(Float(0)) { Swift.max($0, abs($1)) }
-            var worst: (Int, Float, Float)?
+            var mismatch: (Int, Float, Float)?
             for i in 0..<Swift.min(x.count, y.count) where abs(x[i] - y[i]) > 1e-5 * (1 + scale) + 1e-4 * abs(y[i]) {
-                worst = (i, x[i], y[i])
+                mismatch = (i, x[i], y[i])
                 break
             }
-            #expect(worst == nil, "\(label) \(names[index]): element \(worst!.0) oneDNN \(worst!.1) vs reference \(worst!.2)")
+            #expect(mismatch == nil, "\(label) \(names[index]): element \(mismatch!.0) oneDNN \(mismatch!.1) vs reference \(mismatch!.2)")
         }
     }
 
@@ -175,6 +175,16 @@ import Testing
                 #expect(name != nil, "oneDNN fell back for \(kind) of \(g)")
                 #expect(!(name ?? "").hasPrefix("ref"), "oneDNN chose its reference loops for \(kind): \(name ?? "")")
             }
+        }
+    }
+
+    /// At a size where oneDNN splits every primitive across all threads (and backward-weights
+    /// reduces per-thread partial sums), two runs still give the same bits.
+    @Test func multithreadedRunsAreDeterministic() {
+        let c = Case(name: "16×32→64×28×28", batch: 16, inChannels: 32, outChannels: 64, height: 28, width: 28, padding: (1, 1))
+        let first = Self.run(c, transposed: false, path: .oneDNN)
+        for _ in 0..<2 {
+            #expect(Self.run(c, transposed: false, path: .oneDNN).map { $0.map(\.bitPattern) } == first.map { $0.map(\.bitPattern) })
         }
     }
 

@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 // 2-D convolution and its transpose (NCHW, PyTorch semantics), forward and backward side by side.
 //
@@ -7,8 +8,46 @@ import CBLAS
 //   forward        y = W · im2col(x)                       (conv2d forward, convTranspose2d input grad)
 //   input grad     x = col2im(Wᵀ · y)                      (conv2d input grad, convTranspose2d forward)
 //   weight grad    dW += dy · im2col(x)ᵀ                   (both, with the roles of x and dy swapped)
-// The products go through OpenBLAS (`sgemm`), one per sample and group; im2col / col2im run on
+// Each kernel has two implementations (see `ConvolutionPath`): oneDNN's forward, backward-data and
+// backward-weights primitives (Kernels/OneDNNConvolution.swift), and the reference path here, where
+// the products go through OpenBLAS (`sgemm`), one per sample and group, and im2col / col2im run on
 // Galen's threads before / after them, so the two pools never compete for the cores.
+
+// MARK: Path selection
+
+/// Which implementation computes `conv2d`, `conv1d` and `convTranspose2d`.
+///
+/// Both compute the same function but add in different orders, so their results agree to float
+/// rounding (about 1e-6 relative), not bit for bit. Each is deterministic for a given thread count.
+public enum ConvolutionPath: String, Sendable, CaseIterable {
+    /// Galen's own im2col / col2im + OpenBLAS sgemm: the plain reference, always available.
+    case reference
+    /// oneDNN's JIT primitives in its blocked layouts, with inputs and outputs reordered from and to
+    /// NCHW. Where oneDNN is missing, cannot build a primitive for a geometry or offers only its
+    /// slow reference loops, the convolution silently takes the reference path.
+    case oneDNN = "onednn"
+
+    /// Forces a path for the current task and the tasks it creates, ahead of `GALEN_CONV`:
+    /// `ConvolutionPath.$override.withValue(.reference) { … }`. A convolution keeps the path it
+    /// started with for its backward pass.
+    @TaskLocal public static var override: ConvolutionPath?
+
+    /// The path set by the environment variable `GALEN_CONV` (`reference` or `onednn`), read once;
+    /// oneDNN when unset.
+    public static let environmentDefault: ConvolutionPath = {
+        guard let value = ProcessInfo.processInfo.environment["GALEN_CONV"], !value.isEmpty else { return .oneDNN }
+        if let path = ConvolutionPath(rawValue: value.lowercased()) { return path }
+        FileHandle.standardError.write(
+            Data("galen: warning: GALEN_CONV=\(value) is neither 'reference' nor 'onednn'; using onednn\n".utf8))
+        return .oneDNN
+    }()
+
+    /// The path the next convolution requests: `override`, else `GALEN_CONV`, else oneDNN.
+    public static var current: ConvolutionPath { override ?? environmentDefault }
+
+    /// Whether the oneDNN path can run in this process (oneDNN created its CPU engine).
+    public static var isOneDNNAvailable: Bool { OneDNNConvolution.isAvailable }
+}
 
 /// Column buffers are built for several samples at once up to this many floats (16 MiB), so that
 /// small images still give the threads enough rows, while large ones never need a batch-sized buffer.
@@ -16,7 +55,7 @@ private let columnBudget = 1 << 22
 
 /// The shape of one convolution seen from both sides. For a transposed convolution the image is
 /// its output and the "output" its input.
-struct ConvGeometry {
+struct ConvGeometry: Hashable, Sendable {
     let batch: Int
     let imageChannels: Int
     let height: Int
@@ -300,7 +339,14 @@ private func convolutionWeightGradient(
 /// Σ over batch and positions of a [batch, channels, area] gradient: the bias gradient.
 private func channelSums(_ dy: UnsafePointer<Float>, batch: Int, channels: Int, area: Int) -> Tensor {
     let result = Tensor(uninitializedShape: [channels])
-    let out = result.pointer
+    channelSums(dy, batch: batch, channels: channels, area: area, into: result.pointer)
+    return result
+}
+
+/// Writes Σ over batch and positions of each channel of a [batch, channels, area] tensor to out.
+private func channelSums(
+    _ dy: UnsafePointer<Float>, batch: Int, channels: Int, area: Int, into out: UnsafeMutablePointer<Float>
+) {
     let grain = Swift.max(1, elementwiseGrain / Swift.max(1, batch &* area))
     parallelRanges(count: channels, grain: grain) { start, end in
         for c in start..<end {
@@ -309,7 +355,48 @@ private func channelSums(_ dy: UnsafePointer<Float>, batch: Int, channels: Int, 
             out[c] = Float(total)
         }
     }
-    return result
+}
+
+// MARK: Dispatch
+
+// The three kernels on the path a convolution chose: oneDNN first when asked for, the reference
+// kernel when oneDNN declines the geometry. A oneDNN session spans one forward or one backward
+// pass, so the gradients of one backward share their reordered inputs.
+
+/// Runs `body` with a oneDNN session when `path` is oneDNN and oneDNN is available, else with nil.
+private func onPath<Result>(_ path: ConvolutionPath, _ body: (OneDNNSession?) -> Result) -> Result {
+    path == .oneDNN ? OneDNNConvolution.withSession(body) : body(nil)
+}
+
+/// `convolutionForward`, on oneDNN when `session` is given and oneDNN serves the geometry.
+private func forwardKernel(
+    _ session: OneDNNSession?, _ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+) {
+    if let session, OneDNNConvolution.forward(session, g, x: x, weight: weight, bias: bias, y: y) { return }
+    convolutionForward(g, x: x, weight: weight, bias: bias, y: y)
+}
+
+/// `convolutionAdjoint`, on oneDNN when `session` is given and oneDNN serves the geometry.
+private func adjointKernel(
+    _ session: OneDNNSession?, _ g: ConvGeometry, y: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
+) {
+    if let session, OneDNNConvolution.backwardData(session, g, y: y, weight: weight, bias: bias, x: x) { return }
+    convolutionAdjoint(g, y: y, weight: weight, bias: bias, x: x)
+}
+
+/// The weight gradient into `dW` (overwritten, not accumulated), and when `dBias` is given the
+/// sums of dy per output channel (oneDNN fuses them into the same pass); on oneDNN when
+/// `session` is given and oneDNN serves the geometry.
+private func weightGradientKernel(
+    _ session: OneDNNSession?, _ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    dW: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?
+) {
+    if let session, OneDNNConvolution.backwardWeights(session, g, x: x, dy: dy, dW: dW, dBias: dBias) { return }
+    dW.update(repeating: 0, count: g.outChannels &* g.groupColumnRows)
+    convolutionWeightGradient(g, x: x, dy: dy, dW: dW)
+    if let dBias { channelSums(dy, batch: g.batch, channels: g.outChannels, area: g.outArea, into: dBias) }
 }
 
 // MARK: Argument checks
@@ -402,29 +489,34 @@ public func conv2d(
     defer { withExtendedLifetime(w) {} }
     let b = bias?.contiguousValues()
     defer { withExtendedLifetime(b) {} }
+    let path = ConvolutionPath.current
     let result = Tensor(uninitializedShape: [batch, outChannels, outH, outW])
-    convolutionForward(geometry, x: x.pointer, weight: w.pointer, bias: b?.pointer, y: result.pointer)
+    onPath(path) { session in
+        forwardKernel(session, geometry, x: x.pointer, weight: w.pointer, bias: b?.pointer, y: result.pointer)
+    }
 
     let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
     return record(result, op, inputs) { gradient in
         let dy = gradient.contiguousValues()
         defer { withExtendedLifetime(dy) {} }
         var grads: [Tensor?] = [nil, nil]
-        if input.requiresGrad {
-            let dx = Tensor(uninitializedShape: x.shape)
-            convolutionAdjoint(geometry, y: dy.pointer, weight: w.pointer, bias: nil, x: dx.pointer)
-            grads[0] = dx
+        let biasGrad = bias?.requiresGrad == true ? Tensor(uninitializedShape: [outChannels]) : nil
+        onPath(path) { session in
+            if input.requiresGrad {
+                let dx = Tensor(uninitializedShape: x.shape)
+                adjointKernel(session, geometry, y: dy.pointer, weight: w.pointer, bias: nil, x: dx.pointer)
+                grads[0] = dx
+            }
+            if weight.requiresGrad {
+                let dW = Tensor(uninitializedShape: w.shape)
+                weightGradientKernel(
+                    session, geometry, x: x.pointer, dy: dy.pointer, dW: dW.pointer, dBias: biasGrad?.pointer)
+                grads[1] = dW
+            } else if let biasGrad {
+                channelSums(dy.pointer, batch: batch, channels: outChannels, area: outH * outW, into: biasGrad.pointer)
+            }
         }
-        if weight.requiresGrad {
-            let dW = Tensor.zeros(w.shape)
-            convolutionWeightGradient(geometry, x: x.pointer, dy: dy.pointer, dW: dW.pointer)
-            grads[1] = dW
-        }
-        if let bias {
-            grads.append(
-                bias.requiresGrad
-                    ? channelSums(dy.pointer, batch: batch, channels: outChannels, area: outH * outW) : nil)
-        }
+        if bias != nil { grads.append(biasGrad) }
         return grads
     }
 }
@@ -544,23 +636,30 @@ public func convTranspose2d(
     defer { withExtendedLifetime(w) {} }
     let b = bias?.contiguousValues()
     defer { withExtendedLifetime(b) {} }
+    let path = ConvolutionPath.current
     let result = Tensor(uninitializedShape: [batch, outChannels, outH, outW])
-    convolutionAdjoint(geometry, y: x.pointer, weight: w.pointer, bias: b?.pointer, x: result.pointer)
+    onPath(path) { session in
+        adjointKernel(session, geometry, y: x.pointer, weight: w.pointer, bias: b?.pointer, x: result.pointer)
+    }
 
     let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
     return record(result, op, inputs) { gradient in
         let dy = gradient.contiguousValues()
         defer { withExtendedLifetime(dy) {} }
         var grads: [Tensor?] = [nil, nil]
-        if input.requiresGrad {
-            let dx = Tensor(uninitializedShape: x.shape)
-            convolutionForward(geometry, x: dy.pointer, weight: w.pointer, bias: nil, y: dx.pointer)
-            grads[0] = dx
-        }
-        if weight.requiresGrad {
-            let dW = Tensor.zeros(w.shape)
-            convolutionWeightGradient(geometry, x: dy.pointer, dy: x.pointer, dW: dW.pointer)
-            grads[1] = dW
+        onPath(path) { session in
+            if input.requiresGrad {
+                let dx = Tensor(uninitializedShape: x.shape)
+                forwardKernel(session, geometry, x: dy.pointer, weight: w.pointer, bias: nil, y: dx.pointer)
+                grads[0] = dx
+            }
+            if weight.requiresGrad {
+                // The bias of a transposed convolution sits on the image side, which the fused
+                // backward-weights bias (per output channel of the convolution) does not cover.
+                let dW = Tensor(uninitializedShape: w.shape)
+                weightGradientKernel(session, geometry, x: dy.pointer, dy: x.pointer, dW: dW.pointer, dBias: nil)
+                grads[1] = dW
+            }
         }
         if let bias {
             grads.append(
