@@ -12,3 +12,4 @@ fi
 .venv-torch/bin/python Scripts/fixtures/safetensors_cases.py
 .venv-torch/bin/python Scripts/fixtures/optim_cases.py
 .venv-torch/bin/python Scripts/fixtures/data_cases.py
+.venv-torch/bin/python Scripts/fixtures/model_cases.py

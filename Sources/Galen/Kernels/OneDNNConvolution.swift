@@ -41,13 +41,10 @@ struct OneDNNConvKey: Hashable, Sendable {
 
 // MARK: Runtime
 
-/// oneDNN's CPU engine and one stream, created on first use and kept for the life of the process.
-///
-/// One stream serves every thread: on the CPU a oneDNN stream carries no state between calls
-/// (execution is synchronous), and every per-call buffer (reorders, scratchpad) belongs to the call.
+/// oneDNN's CPU engine, created on first use and kept for the life of the process. Streams are
+/// made per call (see `run`).
 final class OneDNNRuntime: @unchecked Sendable {
     let engine: dnnl_engine_t
-    let stream: dnnl_stream_t
 
     /// nil when oneDNN cannot create a CPU engine (then every convolution takes the reference path).
     static let shared: OneDNNRuntime? = OneDNNRuntime()
@@ -55,18 +52,11 @@ final class OneDNNRuntime: @unchecked Sendable {
     private init?() {
         var engine: dnnl_engine_t?
         guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, let engine else { return nil }
-        var stream: dnnl_stream_t?
-        guard dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream else {
-            dnnl_engine_destroy(engine)
-            return nil
-        }
         self.engine = engine
-        self.stream = stream
     }
 
     /// Never runs (`shared` lives as long as the process); here for completeness.
     deinit {
-        dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
     }
 }
@@ -314,6 +304,13 @@ final class OneDNNConvPlan: @unchecked Sendable {
     func run(_ buffers: [Int32: UnsafeMutableRawPointer], session: OneDNNSession) -> Bool {
         useThreads(key.threads)
         let runtime = session.runtime
+        // A stream per call: oneDNN streams are not meant to be shared by threads executing at
+        // once (tests and loader threads may convolve concurrently), and a CPU stream is cheap.
+        var stream: dnnl_stream_t?
+        guard dnnl_stream_create(&stream, runtime.engine, dnnl_stream_default_flags.rawValue) == dnnl_success,
+            let stream
+        else { return false }
+        defer { dnnl_stream_destroy(stream) }
         var memories: [dnnl_memory_t] = []
         var owned: [UnsafeMutableRawPointer] = []
         defer {
@@ -338,7 +335,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
         func execute(_ primitive: dnnl_primitive_t, _ arguments: [dnnl_exec_arg_t]) -> Bool {
             var arguments = arguments
             if let scratchpad { arguments.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad)) }
-            return dnnl_primitive_execute(primitive, runtime.stream, Int32(arguments.count), arguments) == dnnl_success
+            return dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments) == dnnl_success
         }
 
         var arguments: [dnnl_exec_arg_t] = []
@@ -381,7 +378,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
                 [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: output.from), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: output.to)])
             guard moved else { return false }
         }
-        return dnnl_stream_wait(runtime.stream) == dnnl_success
+        return dnnl_stream_wait(stream) == dnnl_success
     }
 }
 

@@ -1,0 +1,59 @@
+import Galen
+
+/// Builds the zoo's models by name, for command lines and configuration files.
+///
+/// | name | model |
+/// |---|---|
+/// | `mlp` | `MLP` with hidden widths [256, 128], flattening imageSize² · inChannels inputs |
+/// | `lenet` | `LeNet5` for imageSize × imageSize images |
+/// | `resnet18-28`, `resnet50-28` | `ResNet28` (MedMNIST v2 layout) |
+/// | `resnet18`, `resnet50` | `ResNet` (torchvision layout) |
+/// | `unet` | `UNet` with depth 4, base width 64, transposed convolutions; `classes` score maps |
+public enum ModelZoo {
+    /// The names `make` accepts, in the order of the table above.
+    public static let names = ["mlp", "lenet", "resnet18-28", "resnet50-28", "resnet18", "resnet50", "unet"]
+
+    /// A freshly initialized model, in training mode.
+    ///
+    /// - Parameters:
+    ///   - name: one of `names`.
+    ///   - inChannels: channels of the input images.
+    ///   - classes: number of outputs (score maps for `unet`).
+    ///   - imageSize: side of the square input images, which fixes the width of the first fully
+    ///     connected layer of `mlp` and `lenet` (the other models accept any size).
+    /// - Throws: `ModelZooError.unknownModel` for a name not in `names`, and
+    ///   `ModelZooError.invalidArgument` for non-positive channels, classes or image size.
+    public static func make(name: String, inChannels: Int, classes: Int, imageSize: Int = 28) throws -> any Layer {
+        for (field, value) in [("inChannels", inChannels), ("classes", classes), ("imageSize", imageSize)] where value <= 0 {
+            throw ModelZooError.invalidArgument("\(field) must be positive, got \(value)")
+        }
+        switch name {
+        case "mlp": return MLP(inputs: inChannels * imageSize * imageSize, hidden: [256, 128], classes: classes)
+        case "lenet":
+            guard imageSize >= 12 else { throw ModelZooError.invalidArgument("lenet needs imageSize ≥ 12, got \(imageSize)") }
+            return LeNet5(inChannels: inChannels, classes: classes, inputSize: imageSize)
+        case "resnet18-28": return resnet18_28(inChannels: inChannels, classes: classes)
+        case "resnet50-28": return resnet50_28(inChannels: inChannels, classes: classes)
+        case "resnet18": return resnet18(inChannels: inChannels, classes: classes)
+        case "resnet50": return resnet50(inChannels: inChannels, classes: classes)
+        case "unet": return UNet(inChannels: inChannels, classes: classes)
+        default: throw ModelZooError.unknownModel(name)
+        }
+    }
+}
+
+/// A model the zoo cannot build.
+public enum ModelZooError: Error, Equatable, CustomStringConvertible {
+    /// The name is not one of `ModelZoo.names`.
+    case unknownModel(String)
+    /// A size or count is out of range; the message names it.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .unknownModel(let name):
+            "unknown model \(String(reflecting: name)); valid names: \(ModelZoo.names.joined(separator: ", "))"
+        case .invalidArgument(let message): "ModelZoo: \(message)"
+        }
+    }
+}
