@@ -8,6 +8,19 @@ public enum Shape {
         return product
     }
 
+    /// The element count of a shape read from a file: nil when a dimension is negative or the
+    /// product overflows, so a corrupt header becomes an error instead of a crash.
+    public static func checkedCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            count = product
+        }
+        return count
+    }
+
     /// Row-major strides for `shape`.
     public static func contiguousStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)

@@ -30,6 +30,21 @@ func mapUnary<K: UnaryKernel>(_ input: Tensor, _ kernel: K) -> Tensor {
     return result
 }
 
+/// Applies a vectorized kernel (`VectorMath`) that works on whole ranges, split across threads.
+func mapVectorized(
+    _ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+) -> Tensor {
+    let input = x.contiguousValues()
+    defer { withExtendedLifetime(input) {} }
+    let result = Tensor(uninitializedShape: x.shape)
+    let source = input.pointer
+    let destination = result.pointer
+    parallelRanges(count: x.count, grain: elementwiseGrain) { start, end in
+        kernel(source + start, destination + start, end - start)
+    }
+    return result
+}
+
 /// Applies `kernel` to `a` and `b` broadcast together, returning a new contiguous tensor.
 func mapBinary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _ kernel: K, op: String) -> Tensor {
     let x = a.contiguousValues()

@@ -117,14 +117,7 @@ public func gelu(_ x: Tensor, approximate: GeluApproximation = .none) -> Tensor 
 
 /// 1 / (1 + e^−x).
 public func sigmoid(_ x: Tensor) -> Tensor {
-    let input = x.contiguousValues()
-    defer { withExtendedLifetime(input) {} }
-    let result = Tensor(uninitializedShape: x.shape)
-    let source = input.pointer
-    let destination = result.pointer
-    parallelRanges(count: x.count, grain: elementwiseGrain) { start, end in
-        VectorMath.sigmoid(source + start, destination + start, count: end - start)
-    }
+    let result = mapVectorized(x) { VectorMath.sigmoid($0, $1, count: $2) }
     return record(result, "sigmoid", [x]) { g in
         [mapBinary(g, result.detach(), SigmoidGradKernel(), op: "sigmoid backward")]
     }
@@ -132,14 +125,7 @@ public func sigmoid(_ x: Tensor) -> Tensor {
 
 /// Hyperbolic tangent.
 public func tanh(_ x: Tensor) -> Tensor {
-    let input = x.contiguousValues()
-    defer { withExtendedLifetime(input) {} }
-    let result = Tensor(uninitializedShape: x.shape)
-    let source = input.pointer
-    let destination = result.pointer
-    parallelRanges(count: x.count, grain: elementwiseGrain) { start, end in
-        VectorMath.tanh(source + start, destination + start, count: end - start)
-    }
+    let result = mapVectorized(x) { VectorMath.tanh($0, $1, count: $2) }
     return record(result, "tanh", [x]) { g in
         [mapBinary(g, result.detach(), TanhGradKernel(), op: "tanh backward")]
     }

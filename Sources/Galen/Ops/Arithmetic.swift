@@ -151,14 +151,7 @@ extension Tensor {
 
     /// e^x.
     public func exp() -> Tensor {
-        let x = contiguousValues()
-        defer { withExtendedLifetime(x) {} }
-        let result = Tensor(uninitializedShape: shape)
-        let source = x.pointer
-        let destination = result.pointer
-        parallelRanges(count: count, grain: elementwiseGrain) { start, end in
-            VectorMath.exp(source + start, destination + start, count: end - start)
-        }
+        let result = mapVectorized(self) { VectorMath.exp($0, $1, count: $2) }
         return record(result, "exp", [self]) { g in [g * result.detach()] }
     }
 

@@ -483,7 +483,6 @@ public func conv2d(
         padH: padding.0, padW: padding.1, dilationH: dilation.0, dilationW: dilation.1)
 
     let x = input.contiguousValues()
-
     defer { withExtendedLifetime(x) {} }
     let w = weight.contiguousValues()
     defer { withExtendedLifetime(w) {} }
@@ -630,7 +629,6 @@ public func convTranspose2d(
         padH: padding.0, padW: padding.1, dilationH: dilation.0, dilationW: dilation.1)
 
     let x = input.contiguousValues()
-
     defer { withExtendedLifetime(x) {} }
     let w = weight.contiguousValues()
     defer { withExtendedLifetime(w) {} }

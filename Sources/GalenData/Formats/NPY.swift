@@ -73,7 +73,7 @@ public struct NPYArray: Sendable {
         dtype: DType, shape: [Int], bytes: [UInt8], bigEndian: Bool = false, fortranOrder: Bool = false,
         source: String = "NPY array in memory"
     ) throws {
-        guard let count = elementCount(shape) else {
+        guard let count = Shape.checkedCount(shape) else {
             throw DataFormatError(source: source, message: "shape \(shape) has a negative dimension or too many elements")
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
@@ -108,18 +108,6 @@ extension NPYArray: CustomStringConvertible {
     public var description: String {
         "NPYArray(\(descr), shape: \(shape)\(isFortranOrder ? ", Fortran order" : ""))"
     }
-}
-
-/// The product of `shape`, or nil when a dimension is negative or the product overflows.
-func elementCount(_ shape: [Int]) -> Int? {
-    var count = 1
-    for dimension in shape {
-        guard dimension >= 0 else { return nil }
-        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-        guard !overflow else { return nil }
-        count = product
-    }
-    return count
 }
 
 // MARK: - Reading
@@ -170,7 +158,7 @@ extension NPYArray {
         }
 
         let header = try parseHeader(Array(file[headerStart..<dataStart]), utf8: version.major >= 3, source: source)
-        guard let count = elementCount(header.shape) else {
+        guard let count = Shape.checkedCount(header.shape) else {
             throw failure("malformed header: shape \(header.shape) has too many elements")
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: header.dtype.byteSize)

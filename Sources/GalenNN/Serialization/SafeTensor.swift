@@ -82,7 +82,7 @@ public struct SafeTensor: Equatable, Sendable {
     /// Throws when a dimension is negative or `data` does not hold exactly the elements of `shape`.
     public init(dtype: DType, shape: [Int], data: Data) throws {
         let label = "SafeTensor(dtype: \(dtype.rawValue), shape: \(shape))"
-        guard let count = Self.elementCount(shape) else {
+        guard let count = Shape.checkedCount(shape) else {
             throw DataFormatError(source: label, message: "a dimension is negative or the element count overflows")
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
@@ -98,18 +98,6 @@ public struct SafeTensor: Equatable, Sendable {
         self.dtype = dtype
         self.shape = shape
         self.bytes = bytes
-    }
-
-    /// The product of `shape`, or nil when a dimension is negative or the product overflows.
-    static func elementCount(_ shape: [Int]) -> Int? {
-        var count = 1
-        for dimension in shape {
-            guard dimension >= 0 else { return nil }
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow else { return nil }
-            count = product
-        }
-        return count
     }
 }
 

@@ -286,7 +286,7 @@ private struct HeaderReader {
             throw failure("\(label): data_offsets [\(begin), \(end)] end before they begin")
         }
 
-        guard let count = SafeTensor.elementCount(shape) else {
+        guard let count = Shape.checkedCount(shape) else {
             throw failure("\(label): shape \(shape) has more elements than fit in 64 bits")
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
