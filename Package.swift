@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Galen: deep learning for medicine. Modules are floors; dependencies only point down (docs: DESIGN.md).
-// CPU-specific flags (-target-cpu haswell) come from the build command, never from unsafeFlags here,
+// CPU-specific flags (-target-cpu haswell) come from the build command, never from this manifest,
 // so that Galen stays usable as a dependency.
 import PackageDescription
 
