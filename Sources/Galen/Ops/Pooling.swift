@@ -82,6 +82,9 @@ private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry) -> (Tensor, [Int]) {
     var indices = [Int](repeating: -1, count: g.planes * g.outArea)
     let source = values.pointer
     let out = result.pointer
+    // The common LeNet/U-Net case: 2×2 windows, stride 2, fully inside the image.
+    let isPlain2x2 = g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0
+        && g.padW == 0 && g.dilationH == 1 && g.dilationW == 1 && 2 * g.outH <= g.height && 2 * g.outW <= g.width
     indices.withUnsafeMutableBufferPointer { buffer in
         let argmax = buffer.baseAddress!
         parallelRanges(count: g.planes, grain: g.grain) { start, end in
@@ -89,6 +92,10 @@ private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry) -> (Tensor, [Int]) {
                 let input = source + plane &* g.imageArea
                 let output = out + plane &* g.outArea
                 let index = argmax + plane &* g.outArea
+                if isPlain2x2 {
+                    maxPool2x2Plane(input, width: g.width, output, index, outH: g.outH, outW: g.outW)
+                    continue
+                }
                 for oh in 0..<g.outH {
                     let h0 = oh &* g.strideH &- g.padH
                     for ow in 0..<g.outW {
@@ -120,6 +127,40 @@ private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry) -> (Tensor, [Int]) {
         }
     }
     return (result, indices)
+}
+
+/// 2×2, stride-2 max pooling of one plane without bounds checks: the same first-maximum and NaN
+/// rules as the general loop, with the window unrolled in its scan order.
+@inline(__always)
+private func maxPool2x2Plane(
+    _ input: UnsafePointer<Float>, width: Int, _ output: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int>,
+    outH: Int, outW: Int
+) {
+    for oh in 0..<outH {
+        let top = (2 &* oh) &* width
+        let row0 = input + top
+        let row1 = row0 + width
+        let o = oh &* outW
+        for ow in 0..<outW {
+            let w = 2 &* ow
+            var best = row0[w]
+            var position = top &+ w
+            if row0[w &+ 1] > best || row0[w &+ 1].isNaN {
+                best = row0[w &+ 1]
+                position = top &+ w &+ 1
+            }
+            if row1[w] > best || row1[w].isNaN {
+                best = row1[w]
+                position = top &+ width &+ w
+            }
+            if row1[w &+ 1] > best || row1[w &+ 1].isNaN {
+                best = row1[w &+ 1]
+                position = top &+ width &+ w &+ 1
+            }
+            output[o &+ ow] = best
+            index[o &+ ow] = position
+        }
+    }
 }
 
 /// Max pooling with the argmax of every window recorded for the backward, shared by the public
