@@ -248,10 +248,10 @@ private let smallNPY = NPYArray(IntTensor([1, -2, 3, 4, 5, 6], shape: [2, 3]), d
     @Test func inflateRejectsCorruptAndTruncatedStreams() throws {
         // Straight at the inflater: a stream with an invalid block type, and an empty stream.
         let invalidBlock: [UInt8] = [0xFF, 0xFF, 0xFF]
-        #expect(throws: InflateFailure.self) { try invalidBlock.withUnsafeBytes { try inflateRaw($0, expectedCount: 10) } }
-        #expect(throws: InflateFailure.self) { try [UInt8]().withUnsafeBytes { try inflateRaw($0, expectedCount: 0) } }
+        #expect(throws: InflateFailure.self) { try invalidBlock.withUnsafeBytes { try inflateStream($0, format: .raw, expectedCount: 10) } }
+        #expect(throws: InflateFailure.self) { try [UInt8]().withUnsafeBytes { try inflateStream($0, format: .raw, expectedCount: 0) } }
         // A final empty stored block is a valid, empty stream.
         let empty: [UInt8] = [0x01, 0x00, 0x00, 0xFF, 0xFF]
-        #expect(try empty.withUnsafeBytes { try inflateRaw($0, expectedCount: 0) } == [])
+        #expect(try empty.withUnsafeBytes { try inflateStream($0, format: .raw, expectedCount: 0) } == [])
     }
 }

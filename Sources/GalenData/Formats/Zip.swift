@@ -210,10 +210,18 @@ struct ZipArchive {
                     throw failure(
                         "declares \(member.uncompressedSize) bytes uncompressed, more than its \(member.compressedSize) deflated bytes can hold")
                 }
+                let declared = member.uncompressedSize
                 do throws(InflateFailure) {
-                    output = try inflateRaw(compressed, expectedCount: member.uncompressedSize)
+                    output = try inflateStream(compressed, format: .raw, expectedCount: declared)
                 } catch {
-                    throw failure(error.message(declared: member.uncompressedSize))
+                    switch error {
+                    case .corrupt(let reason): throw failure("corrupt deflate data (\(reason))")
+                    case .truncated: throw failure("deflate data ends before the end of the stream (truncated)")
+                    case .longerThan: throw failure("inflates to more than the \(declared) bytes its header declares")
+                    case .shorterThanExpected(let actual):
+                        throw failure("inflates to \(actual) bytes, but its header declares \(declared)")
+                    case .outOfMemory: throw failure("zlib ran out of memory")
+                    }
                 }
             }
             let crc = crc32Checksum(output)
@@ -249,101 +257,4 @@ private struct LittleEndianReader {
     func u16(_ offset: Int) -> UInt16 { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
     func u32(_ offset: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
     func u64(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
-}
-
-// MARK: - zlib
-
-/// Why a deflate stream did not inflate to the declared size.
-enum InflateFailure: Error {
-    case corrupt(String)
-    case truncated
-    case longerThanDeclared
-    case shorterThanDeclared(Int)
-    case outOfMemory
-
-    func message(declared: Int) -> String {
-        switch self {
-        case .corrupt(let reason): return "corrupt deflate data (\(reason))"
-        case .truncated: return "deflate data ends before the end of the stream (truncated)"
-        case .longerThanDeclared: return "inflates to more than the \(declared) bytes its header declares"
-        case .shorterThanDeclared(let actual): return "inflates to \(actual) bytes, but its header declares \(declared)"
-        case .outOfMemory: return "zlib ran out of memory"
-        }
-    }
-}
-
-/// zlib takes at most 2^32 − 1 bytes per call.
-private let zlibChunk = Int(UInt32.max)
-
-/// Inflates the raw deflate stream `input` (no zlib or gzip wrapper: zip's method 8) into exactly
-/// `expectedCount` bytes; a stream that ends early, runs longer or is corrupt is an error.
-///
-/// The output buffer grows with what the stream actually produces (starting at the declared size
-/// when that is plausible for the input), so a size field that lies costs no memory beyond the
-/// real output.
-func inflateRaw(_ input: UnsafeRawBufferPointer, expectedCount: Int) throws(InflateFailure) -> [UInt8] {
-    var stream = z_stream()
-    // Negative window bits select a raw deflate stream (the macro inflateInit2 does not import).
-    guard inflateInit2_(&stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-        throw .outOfMemory
-    }
-    defer { inflateEnd(&stream) }
-
-    // One byte beyond the capacity is always allocated: offered once the declared size is
-    // reached, it shows whether the stream has more to give.
-    var capacity = min(expectedCount, max(1 << 20, 4 * input.count))
-    var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity + 1, alignment: 16)
-    defer { buffer.deallocate() }
-    var produced = 0
-    var inputGiven = 0
-    while true {
-        if stream.avail_in == 0 && inputGiven < input.count {
-            let chunk = min(zlibChunk, input.count - inputGiven)
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self) + inputGiven)
-            stream.avail_in = UInt32(chunk)
-            inputGiven += chunk
-        }
-        if produced == capacity && capacity < expectedCount {
-            let grown = UnsafeMutableRawPointer.allocate(byteCount: min(expectedCount, 2 * capacity) + 1, alignment: 16)
-            grown.copyMemory(from: buffer, byteCount: produced)
-            buffer.deallocate()
-            buffer = grown
-            capacity = min(expectedCount, 2 * capacity)
-        }
-        let room = (produced < expectedCount ? capacity : expectedCount + 1) - produced
-        let outputStart = buffer.assumingMemoryBound(to: UInt8.self) + produced
-        stream.next_out = outputStart
-        stream.avail_out = UInt32(min(zlibChunk, room))
-        let status = inflate(&stream, Z_NO_FLUSH)
-        produced += stream.next_out - outputStart
-        if produced > expectedCount { throw .longerThanDeclared }
-        switch status {
-        case Z_STREAM_END:
-            guard produced == expectedCount else { throw .shorterThanDeclared(produced) }
-            return Array(UnsafeRawBufferPointer(start: buffer, count: produced))
-        case Z_OK:
-            continue
-        case Z_BUF_ERROR:
-            // No progress possible: the input is used up before the stream's final block.
-            throw .truncated
-        case Z_MEM_ERROR:
-            throw .outOfMemory
-        default:
-            throw .corrupt(stream.msg.map { String(cString: $0) } ?? "zlib status \(status)")
-        }
-    }
-}
-
-/// The CRC-32 of `bytes` (zip's checksum), computed by zlib.
-func crc32Checksum(_ bytes: [UInt8]) -> UInt32 {
-    bytes.withUnsafeBufferPointer { buffer in
-        var crc = crc32(0, nil, 0)
-        var offset = 0
-        while offset < buffer.count {
-            let chunk = min(zlibChunk, buffer.count - offset)
-            crc = crc32(crc, buffer.baseAddress! + offset, UInt32(chunk))
-            offset += chunk
-        }
-        return UInt32(truncatingIfNeeded: crc)
-    }
 }
