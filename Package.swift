@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(
             name: "GalenDataTests", dependencies: ["Galen", "GalenData"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "GalenMetricsTests", dependencies: ["Galen", "GalenMetrics"]),
+        .testTarget(name: "GalenMetricsTests", dependencies: ["Galen", "GalenMetrics"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
