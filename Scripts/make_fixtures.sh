@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
 .venv-torch/bin/pip install -q --no-deps 'torch==2.13.0+cpu'
 .venv-torch/bin/pip install -q filelock typing-extensions sympy networkx jinja2 fsspec numpy \
-  safetensors pillow tifffile wfdb nibabel pydicom
+  safetensors pillow tifffile wfdb nibabel pydicom scikit-learn scipy
 .venv-torch/bin/python Scripts/make_fixtures.py
 .venv-torch/bin/python Scripts/fixtures/safetensors_cases.py
 .venv-torch/bin/python Scripts/fixtures/optim_cases.py
@@ -17,3 +17,4 @@ cd "$(dirname "$0")/.."
 .venv-torch/bin/python Scripts/fixtures/image_cases.py
 .venv-torch/bin/python Scripts/fixtures/wfdb_cases.py
 .venv-torch/bin/python Scripts/fixtures/nifti_cases.py
+.venv-torch/bin/python Scripts/fixtures/metrics_cases.py
