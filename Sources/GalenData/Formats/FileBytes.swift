@@ -42,12 +42,8 @@ func readFileBytes(atPath path: String) throws -> [UInt8] {
     return bytes
 }
 
-/// Replaces the file at `path` with `bytes`, atomically (a temporary file renamed over it), so a
-/// crash never leaves a half-written file behind.
+/// Replaces the file at `path` with `bytes`, atomically and durably (core's `writeAtomically`:
+/// temporary file, fsync, rename), so a crash never leaves a half-written file behind.
 func writeFileBytes(_ bytes: [UInt8], atPath path: String) throws {
-    do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw DataFormatError(source: path, message: "cannot write: \(error.localizedDescription)")
-    }
+    try writeFileAtomically(bytes, toPath: path)
 }

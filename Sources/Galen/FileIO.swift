@@ -6,10 +6,11 @@ import Musl
 import Darwin
 #endif
 import Foundation
-import Galen
 
-// Whole-file reads and crash-safe writes for checkpoints, on POSIX calls rather than Foundation's
-// so that every failure says which file and the system's reason, and so that a write can fsync.
+// Whole-file reads and crash-safe writes, on POSIX calls rather than Foundation's so that every
+// failure says which file and the system's reason, and so that a write can fsync. They live in
+// core, below every floor that writes files (checkpoints, images, volumes, run folders), so that
+// all of Galen writes files the same crash-safe way.
 
 /// The system's description of an errno value, e.g. "No such file or directory".
 private func reason(_ code: Int32) -> String {
@@ -18,7 +19,7 @@ private func reason(_ code: Int32) -> String {
 
 /// Reads the whole regular file at `path` with one allocation and no zero-filling, so a large
 /// checkpoint is copied from the kernel once.
-func readWholeFile(atPath path: String) throws(DataFormatError) -> Data {
+public func readWholeFile(atPath path: String) throws(DataFormatError) -> Data {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else { throw DataFormatError(source: path, message: "cannot open: \(reason(errno))") }
     defer { close(descriptor) }
@@ -54,13 +55,13 @@ private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ coun
 }
 
 /// Sequential writes to an open file descriptor; handed to the closure of `writeAtomically`.
-struct FileSink {
+public struct FileSink {
     fileprivate let descriptor: Int32
     fileprivate let path: String
     fileprivate let temporaryPath: String
 
     /// Writes all of `buffer`, resuming after partial writes and signals.
-    func write(_ buffer: UnsafeRawBufferPointer) throws {
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard var next = buffer.baseAddress else { return }
         var remaining = buffer.count
         while remaining > 0 {
@@ -81,7 +82,7 @@ struct FileSink {
 /// file in the same directory (same file system, so the rename is atomic), which is flushed to
 /// disk and then renamed over `path`. On failure the temporary file is removed and the error names
 /// `path`.
-func writeAtomically(
+public func writeAtomically(
     toPath path: String, _ fill: (FileSink) throws -> Void
 ) throws {
     let slash = path.lastIndex(of: "/")
@@ -125,5 +126,12 @@ func writeAtomically(
     if directory >= 0 {
         _ = fsync(directory)
         close(directory)
+    }
+}
+
+/// Replaces the file at `path` with `bytes`, crash-safely (see `writeAtomically`).
+public func writeFileAtomically<Bytes: ContiguousBytes>(_ bytes: Bytes, toPath path: String) throws {
+    try writeAtomically(toPath: path) { sink in
+        try bytes.withUnsafeBytes { try sink.write($0) }
     }
 }
