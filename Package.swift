@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "GalenOptim", targets: ["GalenOptim"]),
         .library(name: "GalenMetrics", targets: ["GalenMetrics"]),
         .library(name: "GalenData", targets: ["GalenData"]),
+        .library(name: "GalenTrain", targets: ["GalenTrain"]),
         .executable(name: "galen", targets: ["galen"]),
     ],
     dependencies: [
@@ -35,6 +36,8 @@ let package = Package(
         .target(name: "GalenMetrics", dependencies: ["Galen"]),
         // Data files and datasets; no GalenNN (DESIGN.md §1).
         .target(name: "GalenData", dependencies: ["Galen", "CZlib"]),
+        // Trainer, evaluation, run folders and reports: the floor above data, models and metrics.
+        .target(name: "GalenTrain", dependencies: ["Galen", "GalenNN", "GalenOptim", "GalenData", "GalenMetrics"]),
         // Shared by the test targets: replays PyTorch fixtures and runs finite-difference checks.
         .target(name: "GalenTestSupport", dependencies: ["Galen"]),
         .executableTarget(
@@ -60,6 +63,7 @@ let package = Package(
             name: "GalenDataTests", dependencies: ["Galen", "GalenData"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "GalenMetricsTests", dependencies: ["Galen", "GalenMetrics"], exclude: ["Fixtures"]),
+        .testTarget(name: "GalenTrainTests", dependencies: ["Galen", "GalenNN", "GalenOptim", "GalenData", "GalenTrain"]),
     ],
     swiftLanguageModes: [.v6]
 )

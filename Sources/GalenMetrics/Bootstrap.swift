@@ -76,3 +76,50 @@ public func bootstrapConfidenceInterval(
     return ConfidenceInterval(value: value, lower: quantile(estimates, alpha)!, upper: quantile(estimates, 1 - alpha)!,
                               level: level, replicates: estimates.count)
 }
+
+/// A ROC curve resampled onto a fixed false-positive-rate grid, with a pointwise percentile
+/// bootstrap band, for drawing the curve with its uncertainty.
+public struct ROCBand: Sendable {
+    public let falsePositiveRates: [Double]
+    /// True-positive rate of the full data at each grid point (the ROC step function's upper value).
+    public let truePositiveRates: [Double]
+    public let lower: [Double]
+    public let upper: [Double]
+    public let level: Double
+
+    /// nil when `labels` hold only one class.
+    public init?(scores: [Float], labels: [Int], gridPoints: Int = 101, replicates: Int = 500,
+                 level: Double = 0.95, seed: UInt64 = 0) {
+        check(gridPoints >= 2, "ROCBand: gridPoints must be at least 2, got \(gridPoints)")
+        guard let full = ROCCurve(scores: scores, labels: labels) else { return nil }
+        let grid = (0..<gridPoints).map { Double($0) / Double(gridPoints - 1) }
+        func interpolate(_ roc: ROCCurve) -> [Double] {
+            // The highest TPR reached at or before each FPR (the curve is a staircase).
+            var result: [Double] = []
+            var k = 0
+            for x in grid {
+                while k + 1 < roc.falsePositiveRates.count && roc.falsePositiveRates[k + 1] <= x + 1e-12 { k += 1 }
+                result.append(roc.truePositiveRates[k])
+            }
+            return result
+        }
+        let generator = Generator(seed: seed)
+        var curves: [[Double]] = []
+        var sampleScores = [Float](repeating: 0, count: scores.count)
+        var sampleLabels = [Int](repeating: 0, count: labels.count)
+        for _ in 0..<replicates {
+            for i in 0..<scores.count {
+                let j = generator.nextInt(below: scores.count)
+                sampleScores[i] = scores[j]
+                sampleLabels[i] = labels[j]
+            }
+            if let roc = ROCCurve(scores: sampleScores, labels: sampleLabels) { curves.append(interpolate(roc)) }
+        }
+        let alpha = (1 - level) / 2
+        falsePositiveRates = grid
+        truePositiveRates = interpolate(full)
+        lower = grid.indices.map { g in curves.isEmpty ? 0 : quantile(curves.map { $0[g] }, alpha)! }
+        upper = grid.indices.map { g in curves.isEmpty ? 1 : quantile(curves.map { $0[g] }, 1 - alpha)! }
+        self.level = level
+    }
+}
