@@ -93,7 +93,8 @@ public struct RunReport {
             }
             charts.append(("Loss per epoch. The validation loss rising while the training loss falls is overfitting.",
                            LineChart(title: "Learning curves", xLabel: "epoch", yLabel: "loss (mean per example)",
-                                     series: lossSeries, xRange: (epochs.first! - (epochs.count == 1 ? 1 : 0))...epochs.last!).svg()))
+                                     series: lossSeries, xRange: (epochs.first! - (epochs.count == 1 ? 1 : 0))...epochs.last!,
+                                     integerX: true, legendAtTop: true).svg()))
             let metricNames = ["auc", "accuracy", "rmse"].filter { name in history.contains { $0.validation[name] != nil } }
             if !metricNames.isEmpty {
                 let series = metricNames.enumerated().map { k, name in
@@ -103,7 +104,7 @@ public struct RunReport {
                 charts.append(("Validation metrics per epoch; the best epoch's weights are the ones evaluated.",
                                LineChart(title: "Validation metrics", xLabel: "epoch", yLabel: bounded ? "value (0–1)" : "value",
                                          series: series, xRange: (epochs.first! - (epochs.count == 1 ? 1 : 0))...epochs.last!,
-                                         yRange: bounded ? nil : nil).svg()))
+                                         integerX: true).svg()))
             }
         }
         guard let labels = predictions.labels, let classes = run.task.classCount else { return charts }

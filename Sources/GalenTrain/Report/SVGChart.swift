@@ -47,12 +47,16 @@ public struct LineChart: Sendable {
     public var yRange: ClosedRange<Double>?
     /// Draw the y = x diagonal (chance line of a ROC curve, perfect calibration).
     public var diagonal: Bool
+    /// Ticks on the x axis only at whole numbers (epochs).
+    public var integerX: Bool
+    /// Where the legend goes: put it where the lines are not (top right for falling curves).
+    public var legendAtTop: Bool
     public var width: Int
     public var height: Int
 
     public init(title: String, xLabel: String, yLabel: String, series: [ChartSeries],
                 xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil, diagonal: Bool = false,
-                width: Int = 480, height: Int = 360) {
+                integerX: Bool = false, legendAtTop: Bool = false, width: Int = 480, height: Int = 360) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -60,6 +64,8 @@ public struct LineChart: Sendable {
         self.xRange = xRange
         self.yRange = yRange
         self.diagonal = diagonal
+        self.integerX = integerX
+        self.legendAtTop = legendAtTop
         self.width = width
         self.height = height
     }
@@ -70,7 +76,7 @@ public struct LineChart: Sendable {
         let ys = series.flatMap { s in s.y + (s.band.map { $0.lower + $0.upper } ?? []) }.filter(finite)
         let xDomain = xRange ?? paddedRange(xs)
         let yDomain = yRange ?? paddedRange(ys)
-        let frame = PlotFrame(width: width, height: height, x: xDomain, y: yDomain)
+        let frame = PlotFrame(width: width, height: height, x: xDomain, y: yDomain, integerX: integerX)
         var out = frame.open(title: title, xLabel: xLabel, yLabel: yLabel)
         if diagonal {
             let lo = max(xDomain.lowerBound, yDomain.lowerBound), hi = min(xDomain.upperBound, yDomain.upperBound)
@@ -99,7 +105,7 @@ public struct LineChart: Sendable {
             }
         }
         if series.count > 1 || (series.first.map { !$0.name.isEmpty } ?? false) {
-            out += frame.legend(series.map { ($0.name, $0.color, $0.dashed) })
+            out += frame.legend(series.map { ($0.name, $0.color, $0.dashed) }, atTop: legendAtTop)
         }
         return out + "</svg>\n"
     }
@@ -159,6 +165,7 @@ public struct HeatmapChart: Sendable {
 struct PlotFrame {
     let width: Int, height: Int
     let x: ClosedRange<Double>, y: ClosedRange<Double>
+    var integerX = false
     let left = 62.0, right = 16.0, top = 36.0, bottom = 48.0
 
     var plotWidth: Double { Double(width) - left - right }
@@ -170,7 +177,7 @@ struct PlotFrame {
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
         out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         out += "<text x=\"\(f(left + plotWidth / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(xmlEscape(title))</text>\n"
-        for t in niceTicks(x) {
+        for t in niceTicks(x, minimumStep: integerX ? 1 : 0) {
             let p = px(t)
             out += "<line x1=\"\(f(p))\" y1=\"\(f(top))\" x2=\"\(f(p))\" y2=\"\(f(top + plotHeight))\" stroke=\"#eee\"/>\n"
             out += "<text x=\"\(f(p))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\">\(tickLabel(t))</text>\n"
@@ -186,11 +193,11 @@ struct PlotFrame {
         return out
     }
 
-    func legend(_ entries: [(String, String, Bool)]) -> String {
+    func legend(_ entries: [(String, String, Bool)], atTop: Bool) -> String {
         let lineHeight = 16.0
         let boxWidth = min(Double(width) / 2, 24 + 7 * Double(entries.map(\.0.count).max() ?? 0))
         let x0 = left + plotWidth - boxWidth - 8
-        let y0 = top + plotHeight - lineHeight * Double(entries.count) - 12
+        let y0 = atTop ? top + 6 : top + plotHeight - lineHeight * Double(entries.count) - 12
         var out = "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxWidth))\" height=\"\(f(lineHeight * Double(entries.count) + 8))\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n"
         for (k, entry) in entries.enumerated() {
             let y = y0 + 4 + lineHeight * (Double(k) + 0.5)
@@ -210,12 +217,12 @@ func paddedRange(_ values: [Double]) -> ClosedRange<Double> {
 }
 
 /// Tick positions at 1, 2 or 5 × 10^k spacing, about five of them.
-func niceTicks(_ range: ClosedRange<Double>, target: Int = 5) -> [Double] {
+func niceTicks(_ range: ClosedRange<Double>, target: Int = 5, minimumStep: Double = 0) -> [Double] {
     let span = range.upperBound - range.lowerBound
     guard span > 0, span.isFinite else { return [range.lowerBound] }
     let raw = span / Double(target)
     let magnitude = pow(10, (log10(raw)).rounded(.down))
-    let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+    let step = max(minimumStep, [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude)
     var ticks: [Double] = []
     var t = (range.lowerBound / step).rounded(.up) * step
     while t <= range.upperBound + step * 1e-9 {
