@@ -29,13 +29,23 @@ let package = Package(
         .systemLibrary(
             name: "CDNNL", path: "Sources/CDNNL",
             providers: [.apt(["libdnnl-dev"])]),
+        // Image codecs for DICOM's compressed transfer syntaxes (Debian 12 packages).
+        .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG",
+            pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(
+            name: "CCharLS", path: "Sources/CCharLS",
+            pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
+        .systemLibrary(
+            name: "COpenJPEG", path: "Sources/COpenJPEG",
+            pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
         .target(name: "CGalenRuntime", path: "Sources/CGalenRuntime"),
         .target(name: "Galen", dependencies: ["CBLAS", "CDNNL", "CGalenRuntime"]),
         .target(name: "GalenNN", dependencies: ["Galen"]),
         .target(name: "GalenOptim", dependencies: ["Galen", "GalenNN"]),
         .target(name: "GalenMetrics", dependencies: ["Galen"]),
         // Data files and datasets; no GalenNN (DESIGN.md §1).
-        .target(name: "GalenData", dependencies: ["Galen", "CZlib"]),
+        .target(name: "GalenData", dependencies: ["Galen", "CZlib", "CJPEG", "CCharLS", "COpenJPEG"]),
         // Trainer, evaluation, run folders and reports: the floor above data, models and metrics.
         .target(name: "GalenTrain", dependencies: ["Galen", "GalenNN", "GalenOptim", "GalenData", "GalenMetrics"]),
         // Shared by the test targets: replays PyTorch fixtures and runs finite-difference checks.

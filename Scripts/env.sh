@@ -6,6 +6,10 @@ galen_need_packages=()
 pkg-config --exists openblas 2>/dev/null || galen_need_packages+=(libopenblas-dev)
 pkg-config --exists zlib 2>/dev/null || galen_need_packages+=(zlib1g-dev)
 test -f /usr/include/oneapi/dnnl/dnnl.h || galen_need_packages+=(libdnnl-dev)  # no .pc file on Debian
+# Image codecs for DICOM's compressed transfer syntaxes (JPEG baseline, JPEG-LS, JPEG 2000).
+pkg-config --exists libjpeg 2>/dev/null || galen_need_packages+=(libjpeg62-turbo-dev)
+pkg-config --exists charls 2>/dev/null || galen_need_packages+=(libcharls-dev)
+pkg-config --exists libopenjp2 2>/dev/null || galen_need_packages+=(libopenjp2-7-dev)
 command -v pkg-config >/dev/null || galen_need_packages+=(pkg-config)
 if [ ${#galen_need_packages[@]} -gt 0 ]; then
   echo "Installing ${galen_need_packages[*]} with apt-get…" >&2

@@ -19,3 +19,4 @@ cd "$(dirname "$0")/.."
 .venv-torch/bin/python Scripts/fixtures/nifti_cases.py
 .venv-torch/bin/python Scripts/fixtures/metrics_cases.py
 .venv-torch/bin/python Scripts/fixtures/dataset_cases.py
+.venv-torch/bin/python Scripts/fixtures/dicom_cases.py
