@@ -59,7 +59,9 @@ let package = Package(
         .executableTarget(
             name: "medmnist-example", dependencies: ["Galen", "GalenData", "GalenMetrics", "GalenNN", "GalenOptim"],
             path: "Examples/MedMNISTClassifier"),
-        .executableTarget(name: "galen-bench", dependencies: ["Galen", "GalenNN", "GalenOptim", "CBLAS"], path: "Benchmarks/Swift"),
+        .executableTarget(
+            name: "galen-bench", dependencies: ["Galen", "GalenData", "GalenNN", "GalenOptim", "CBLAS"],
+            path: "Benchmarks/Swift"),
         .testTarget(
             name: "GalenTests", dependencies: ["Galen", "GalenTestSupport"],
             resources: [.copy("Fixtures")]),

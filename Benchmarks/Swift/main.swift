@@ -7,6 +7,7 @@
 //   galen-bench [--threads N] [--quick] --workload NAME     (one training/inference workload, Training.swift)
 //   galen-bench [--threads N] [--quick] --peak              (FMA and sgemm ceilings, Peak.swift)
 //   galen-bench --list-workloads
+//   galen-bench [--threads N] [--quick] --data            (loading and DataLoader vs a training step, DataLoading.swift)
 //
 // Build with `-c release -Xswiftc -target-cpu -Xswiftc haswell`: without the CPU flag the SIMD
 // kernels run scalar and the numbers mean nothing.
@@ -27,6 +28,8 @@ struct Options {
     var workload: String? = nil
     var peak = false
     var listWorkloads = false
+    /// DataLoading.swift: MedMNIST loading and DataLoader throughput against a ResNet-18 step.
+    var data = false
 }
 
 func parseOptions() -> Options {
@@ -48,9 +51,10 @@ func parseOptions() -> Options {
         case "--workload": options.workload = value(for: argument)
         case "--peak": options.peak = true
         case "--list-workloads": options.listWorkloads = true
+        case "--data": options.data = true
         case "-h", "--help":
             print("usage: galen-bench [--threads N] [--quick] [--only w1,w2,...] [--list] [--info]")
-            print("       galen-bench [--threads N] [--quick] (--workload NAME | --peak) | --list-workloads")
+            print("       galen-bench [--threads N] [--quick] (--workload NAME | --peak | --data) | --list-workloads")
             exit(0)
         default: fail("unknown argument \(argument)")
         }
@@ -354,6 +358,10 @@ if let workload = options.workload {
 }
 if options.peak {
     runPeak(quick: options.quick, threads: Threads.count)
+    exit(0)
+}
+if options.data {
+    runDataBenchmark(quick: options.quick, threads: Threads.count)
     exit(0)
 }
 if options.info {
