@@ -6,5 +6,5 @@ struct GalenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "galen",
         abstract: "Deep learning for medicine.",
-        subcommands: [Demo.self])
+        subcommands: [Demo.self, Datasets.self, Inspect.self])
 }
