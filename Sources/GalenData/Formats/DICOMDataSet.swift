@@ -176,6 +176,9 @@ public struct DICOMTransferSyntax: Sendable, Equatable, CustomStringConvertible 
     /// The data set is deflate-compressed after the file meta group.
     public let deflated: Bool
 
+    /// Whether Galen decodes Pixel Data in this syntax (native, deflated, RLE, JPEG baseline,
+    /// JPEG-LS, JPEG 2000); the others are refused with an error naming the syntax.
+    public var pixelDataDecodable: Bool { !encapsulated || codecFor(self) != nil }
     public var description: String { "\(uid) (\(name))" }
 
     public static let implicitVRLittleEndian = DICOMTransferSyntax(uid: "1.2.840.10008.1.2")

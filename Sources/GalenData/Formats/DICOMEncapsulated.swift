@@ -9,11 +9,11 @@ import Galen
 // Samples per Pixel before the output is allocated, so a corrupt header cannot size it.
 
 /// The compressed transfer syntaxes Galen decodes.
-private enum Codec {
+enum Codec {
     case rle, jpegBaseline, jpegLS, jpeg2000
 }
 
-private func codecFor(_ syntax: DICOMTransferSyntax) -> Codec? {
+func codecFor(_ syntax: DICOMTransferSyntax) -> Codec? {
     switch syntax.uid {
     case DICOMTransferSyntax.rleLossless.uid: return .rle
     case DICOMTransferSyntax.jpegBaseline.uid: return .jpegBaseline

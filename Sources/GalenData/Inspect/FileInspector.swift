@@ -29,11 +29,13 @@ public enum InspectedFormat: String, Sendable, CaseIterable {
         let name = (path as NSString).lastPathComponent.lowercased()
         if starts([0x93] + Array("NUMPY".utf8)) { return .npy }
         if starts([0x89] + Array("PNG\r\n".utf8) + [0x1a, 0x0a]) { return .png }
+        // Before TIFF: a DICOM preamble may itself be a TIFF header (dual-personality files, such
+        // as pydicom's CT_small.dcm), and "DICM" at 128 is what makes it DICOM.
+        if starts(Array("DICM".utf8), at: 128) { return .dicom }
         if starts(Array("II".utf8) + [42, 0]) || starts(Array("MM".utf8) + [0, 42])
             || starts(Array("II".utf8) + [43, 0]) || starts(Array("MM".utf8) + [0, 43]) {
             return .tiff
         }
-        if starts(Array("DICM".utf8), at: 128) { return .dicom }
         if starts(Array("PK".utf8) + [3, 4]) || starts(Array("PK".utf8) + [5, 6]) { return name.hasSuffix(".npz") ? .npz : nil }
         if isNIfTIHeader(prefix) { return .nifti }
         if starts([0x1f, 0x8b]) {
@@ -97,9 +99,7 @@ public func inspectFile(atPath path: String) throws -> FileSummary {
     case .wfdbHeader: summary = try summarizeWFDBHeader(path)
     case .wfdbAnnotations: summary = try summarizeWFDBAnnotations(path)
     case .csv: summary = try summarizeCSV(path)
-    case .dicom:
-        // DICOM: added by lead (Formats/DICOM*.swift), e.g. `summary = try summarizeDICOM(path)`.
-        throw DataFormatError(source: path, message: "DICOM files are recognized but not yet summarized by `galen inspect`")
+    case .dicom: summary = try summarizeDICOM(path)
     }
     let size = fileSize(atPath: path) ?? 0
     return FileSummary(
