@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "galen",
             dependencies: [
-                "Galen", "GalenData", "GalenMetrics", "GalenNN", "GalenOptim",
+                "Galen", "GalenData", "GalenMetrics", "GalenNN", "GalenOptim", "GalenTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

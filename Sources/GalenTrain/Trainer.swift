@@ -65,7 +65,7 @@ public enum TrainingEvent: Sendable {
 }
 
 /// Training stopped for a reason the caller must see.
-public enum TrainingError: Error, CustomStringConvertible, Equatable {
+public enum TrainingError: Error, CustomStringConvertible, Equatable, LocalizedError {
     /// The loss became NaN or infinite; the model is left as it was after the previous step's
     /// update, and the step is named so it can be reproduced.
     case nonFiniteLoss(epoch: Int, step: Int, globalStep: Int, value: Double)
@@ -79,6 +79,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .checkpoint(let path, let message): return "\(path): \(message)"
         }
     }
+
+    public var errorDescription: String? { description }
 }
 
 /// Runs epochs of training and validation with best-checkpoint selection, early stopping, an

@@ -106,7 +106,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         }
         let known = Set(["data", "target", "model", "epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay",
                          "augment", "seed", "threads", "early_stopping", "workers", "normalization", "bootstrap"])
-        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+        // A run folder's config.json adds what the run observed (versions, machine) under "run".
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) && $0 != "run" }) {
             throw ConfigurationError(key: unknown, message: "unknown key; known keys: \(known.sorted().joined(separator: ", "))", file: path)
         }
         do {
@@ -171,4 +172,8 @@ func flatYAMLAsJSON(_ text: String, path: String) throws -> Data {
         } else if value == "null" || value == "~" { continue } else { object[key] = value }
     }
     return try JSONSerialization.data(withJSONObject: object)
+}
+
+extension ConfigurationError: LocalizedError {
+    public var errorDescription: String? { description }
 }

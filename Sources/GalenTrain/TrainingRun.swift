@@ -268,15 +268,14 @@ public final class TrainingRun {
                               model: c.model, task: data.task, classNames: data.classNames, settings: settings)
     }
 
-    /// config.json: the training configuration, plus versions, machine and time.
+    /// config.json: the training configuration (which `--config` and `--resume` read back), plus
+    /// under "run" what this run observed: versions, machine, threads, task, data.
     func writeConfig(data: PreparedData, model: any Layer) throws {
         var object = try JSONSerialization.jsonObject(with: configuration.json()) as! [String: Any]
-        object["galen_version"] = galenVersion
-        object["machine"] = machineDescription()
-        object["threads_used"] = Threads.count
-        object["task"] = data.task.description
-        object["parameters"] = model.parameterCount()
-        object["dataset"] = data.description
+        object["run"] = [
+            "galen_version": galenVersion, "machine": machineDescription(), "threads_used": Threads.count,
+            "task": data.task.description, "parameters": model.parameterCount(), "dataset": data.description,
+        ] as [String: Any]
         let bytes = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try writeFileAtomically(bytes, toPath: directory + "/config.json")
     }
