@@ -10,8 +10,19 @@ public final class Generator: @unchecked Sendable {
     // Guards `state` when the default generator is shared across threads.
     private let lock = NSLock()
 
-    /// The process-wide generator used when none is passed. Seed it with `manualSeed`.
-    public static let `default` = Generator(seed: 0x5eed)
+    /// The generator used when none is passed: the process-wide one, or the one that
+    /// `withDefault(_:_:)` set for the code running inside it. Seed it with `manualSeed`.
+    public static var `default`: Generator { scopedDefault ?? processDefault }
+
+    private static let processDefault = Generator(seed: 0x5eed)
+    @TaskLocal private static var scopedDefault: Generator?
+
+    /// Runs `body` with `generator` as `Generator.default` (for this thread or task only), so a
+    /// training run draws its initial weights and dropout masks from its own stream, and another
+    /// run or test on another thread cannot move it.
+    public static func withDefault<Result>(_ generator: Generator, _ body: () throws -> Result) rethrows -> Result {
+        try $scopedDefault.withValue(generator, operation: body)
+    }
 
     /// A generator whose stream is fully determined by `seed`.
     public init(seed: UInt64) {

@@ -213,15 +213,20 @@ public final class TrainingRun {
         return Compose(transforms)
     }
 
-    /// Runs (or, with `resume`, continues) the training and writes the run folder.
+    /// Runs (or, with `resume`, continues) the training and writes the run folder. Initial weights
+    /// and dropout draw from a generator of the run's own (seeded from the configuration), so runs
+    /// on other threads cannot change this one's bits.
     @discardableResult
     public func execute(resume: Bool = false) throws -> RunResult {
+        try Generator.withDefault(Generator(seed: configuration.seed)) { try executeSeeded(resume: resume) }
+    }
+
+    private func executeSeeded(resume: Bool) throws -> RunResult {
         let started = Date()
         try configuration.validate()
         if let threads = configuration.threads { Threads.count = threads }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let data = try PreparedData.load(configuration)
-        manualSeed(configuration.seed)
         let model = try Self.makeModel(configuration.model, data: data)
         let trainLoader = DataLoader(data.train, batchSize: configuration.batchSize, shuffle: true, transform: augmentation(for: data),
                                      workers: configuration.workers, seed: configuration.seed)
