@@ -9,9 +9,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var data: String
     /// The target column of a CSV.
     public var target: String?
+    // The defaults are Galen's PneumoniaMNIST recipe: LeNet-5, 30 epochs of Adam at 1e-3 with a
+    // cosine schedule and standard augmentation reach test AUC 0.947 / ACC 0.891 in about two
+    // minutes on 2 cores (docs/results.md), beyond the MedMNIST paper's ResNet-18 (0.944 / 0.854).
     /// A model-zoo name (`mlp`, `lenet`, `resnet18-28`, ...).
     public var model = "lenet"
-    public var epochs = 10
+    public var epochs = 30
     public var batchSize = 128
     public var learningRate = 1e-3
     /// `adam`, `adamw`, `sgd` (momentum 0.9) or `rmsprop`.
@@ -19,11 +22,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// `multistep` (×0.1 at 50% and 75% of the epochs, the MedMNIST recipe), `cosine` (annealed
     /// to 0 over the epochs), `plateau` (×0.1 after 2 epochs without a better validation metric) or
     /// `none`.
-    public var scheduler = "multistep"
+    public var scheduler = "cosine"
     public var weightDecay = 0.0
     /// Image augmentation: `none`, `light` (random crop with 2-pixel padding, horizontal flip) or
     /// `standard` (light plus rotation up to ±10° and small scaling).
-    public var augment = "none"
+    public var augment = "standard"
     public var seed: UInt64 = 0
     /// Kernel and BLAS threads (all cores when nil). Same seed and threads → same bits.
     public var threads: Int?
