@@ -127,6 +127,16 @@ public struct EvaluationReport: Sendable {
                                        count: count, bootstrap_replicates: replicates))
     }
 
+    /// One row per metric for the report and the model card: title, value and CI as text
+    /// (3 decimals; "n/a" when the interval is undefined).
+    public func tableRows() -> [(title: String, value: String, ci: String)] {
+        names.compactMap { name in
+            guard let m = metrics[name] else { return nil }
+            let ci = m.ci95.count == 2 ? String(format: "%.3f–%.3f", m.ci95[0], m.ci95[1]) : "n/a"
+            return (metricTitle(name), String(format: "%.3f", m.value), ci)
+        }
+    }
+
     /// "0.953 (95% CI 0.931–0.972)".
     public func formatted(_ name: String, digits: Int = 3) -> String? {
         guard let m = metrics[name] else { return nil }

@@ -18,11 +18,7 @@ extension RunReport {
         }
         out += "\n## \(run.split.capitalized) metrics (\(evaluation.count) examples, 95% bootstrap CIs, \(evaluation.replicates) resamples)\n\n"
         out += "| metric | value | 95% CI |\n|---|---:|---:|\n"
-        for name in evaluation.names {
-            guard let m = evaluation.metrics[name] else { continue }
-            let ci = m.ci95.count == 2 ? String(format: "%.3f–%.3f", m.ci95[0], m.ci95[1]) : "n/a"
-            out += "| \(metricTitle(name)) | \(String(format: "%.3f", m.value)) | \(ci) |\n"
-        }
+        for row in evaluation.tableRows() { out += "| \(row.title) | \(row.value) | \(row.ci) |\n" }
         if let threshold = evaluation.threshold {
             out += "\nThreshold metrics use a decision threshold of \(String(format: "%.3f", threshold)) (\(evaluation.thresholdSource ?? "")).\n"
         }

@@ -182,10 +182,8 @@ public struct RunReport {
         out += "<h2>\(xmlEscape(run.split.capitalized)) metrics</h2>\n"
         out += "<p class=\"muted\">\(evaluation.count) examples. 95% confidence intervals from \(evaluation.replicates) bootstrap resamples (percentile method).</p>\n"
         out += "<table><tr><th>metric</th><th>value</th><th>95% CI</th></tr>\n"
-        for name in evaluation.names {
-            guard let m = evaluation.metrics[name] else { continue }
-            let ci = m.ci95.count == 2 ? String(format: "%.3f – %.3f", m.ci95[0], m.ci95[1]) : "n/a"
-            out += "<tr><td>\(xmlEscape(metricTitle(name)))</td><td class=\"num\">\(String(format: "%.3f", m.value))</td><td class=\"num\">\(ci)</td></tr>\n"
+        for row in evaluation.tableRows() {
+            out += "<tr><td>\(xmlEscape(row.title))</td><td class=\"num\">\(row.value)</td><td class=\"num\">\(row.ci)</td></tr>\n"
         }
         out += "</table>\n"
         if let threshold = evaluation.threshold {
