@@ -166,3 +166,58 @@ struct Evaluate: ParsableCommand {
         }
     }
 }
+
+/// `galen predict`: class probabilities for image files.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print class probabilities of a trained model for PNG, TIFF, DICOM (every frame) or NIfTI (a slice) files.",
+        discussion: "Example: galen predict --model lenet --weights runs/x/model.safetensors --data pneumoniamnist --input chest.dcm")
+
+    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).") var model: String
+    @Option(help: "Weights file (.safetensors).") var weights: String
+    @Option(help: "The MedMNIST dataset the model was trained on (gives channels, classes and their names).") var data: String?
+    @Option(help: "Number of classes (without --data).") var classes: Int?
+    @Option(help: "Input channels (without --data).") var channels: Int?
+    @Option(help: "Side of the square model input.") var imageSize = 28
+    @Option(help: "Image scaling used in training: medmnist or unit.") var normalization = "medmnist"
+    @Option(help: "NIfTI slice (default: the middle one).") var slice: Int?
+    @Option(parsing: .upToNextOption, help: "Image files.") var input: [String]
+
+    func run() throws {
+        try reportingErrors {
+            guard !input.isEmpty else { throw CommandFailure("--input needs at least one file") }
+            var task: TrainingTask
+            var names: [String]
+            var inChannels: Int
+            if let data {
+                guard let info = MedMNISTInfo.named(data) else {
+                    throw CommandFailure("--data: unknown MedMNIST dataset '\(data)'; known: \(MedMNISTInfo.catalog.map(\.flag).joined(separator: ", "))")
+                }
+                task = TrainingTask(medMNIST: info)
+                names = info.labelNames
+                inChannels = info.channels
+            } else {
+                guard let classes, classes >= 2, let channels, channels >= 1 else {
+                    throw CommandFailure("give --data NAME, or --classes K (≥ 2) and --channels C")
+                }
+                task = classes == 2 ? .binary : .multiClass(classes: classes)
+                names = (0..<classes).map { "class \($0)" }
+                inChannels = channels
+            }
+            let network: any Layer
+            do {
+                network = try ModelZoo.make(name: model, inChannels: inChannels, classes: task.outputCount, imageSize: imageSize)
+            } catch {
+                throw CommandFailure("--model: \(error); known: \(ModelZoo.names.joined(separator: ", "))")
+            }
+            try network.load(contentsOf: weights)
+            let predictor = Predictor(model: network, task: task, channels: inChannels, imageSize: imageSize, normalization: normalization)
+            for file in input {
+                for p in try predictor.predict(file: file, slice: slice) {
+                    let scores = zip(names, p.probabilities).map { String(format: "%@ %.3f", $0, $1) }.joined(separator: "  ")
+                    print("\(file) (\(p.part)): \(scores)")
+                }
+            }
+        }
+    }
+}
