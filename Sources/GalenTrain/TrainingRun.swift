@@ -312,13 +312,20 @@ public final class TrainingRun {
         try writeFileAtomically(Data((lines.joined(separator: "\n") + "\n").utf8), toPath: directory + "/predictions.csv")
     }
 
-    /// Up to 24 test images, mistakes first, for the report's grid.
+    /// Up to 24 test images for the report's grid: up to 12 mistakes, then correct calls taken
+    /// from each true class in turn, so a rare class is shown too.
     func sampleImages(data: PreparedData, predictions: Predictions) throws -> [ReportImage] {
         guard data.isImage, let labels = predictions.labels else { return [] }
         let predicted = predictions.predictedClasses
         let wrong = predictions.indices.indices.filter { predicted[$0] != labels[$0] }
-        let right = predictions.indices.indices.filter { predicted[$0] == labels[$0] }
-        let chosen = Array(wrong.prefix(12)) + Array(right.prefix(24 - min(12, wrong.count)))
+        var rightByClass = Dictionary(grouping: predictions.indices.indices.filter { predicted[$0] == labels[$0] }) { labels[$0] }
+            .mapValues { ArraySlice($0) }
+        var chosen = Array(wrong.prefix(12))
+        while chosen.count < 24, rightByClass.values.contains(where: { !$0.isEmpty }) {
+            for k in rightByClass.keys.sorted() where chosen.count < 24 {
+                if let row = rightByClass[k]?.popFirst() { chosen.append(row) }
+            }
+        }
         let mean: Float = configuration.normalization == "medmnist" ? 0.5 : 0
         let std: Float = configuration.normalization == "medmnist" ? 0.5 : 1
         func name(_ k: Int) -> String { k < data.classNames.count ? data.classNames[k] : "\(k)" }
