@@ -36,7 +36,7 @@ public struct Predictor {
     public func predict(file path: String, slice: Int? = nil) throws -> [ImagePrediction] {
         let images = try Self.loadImages(path, slice: slice)
         model.eval()
-        return try images.map { part, image in
+        return images.map { part, image in
             let input = prepare(image)
             let output = noGrad { task.probabilities(outputs: model(input.reshaped([1] + input.shape))) }
             return ImagePrediction(file: path, part: part, probabilities: output.scalars)
