@@ -102,13 +102,15 @@ public enum TIFF {
         let width = try one(256, "ImageWidth"), height = try one(257, "ImageLength")
         let channels = try one(277, "SamplesPerPixel", default: 1)
         let bitsList = tags[258] ?? [1]
-        let bits = bitsList[0]
+        guard let bits = bitsList.first else { throw failure("BitsPerSample (258) has no values") }
         guard bitsList.allSatisfy({ $0 == bits }) else { throw failure("BitsPerSample (258) differs between samples: \(bitsList)") }
         let compression = try one(259, "Compression", default: 1)
         let planar = try one(284, "PlanarConfiguration", default: 1)
         let sampleFormat = try one(339, "SampleFormat", default: 1)
         let predictor = try one(317, "Predictor", default: 1)
         guard width > 0, height > 0, channels > 0 else { throw failure("bad image size \(width)×\(height)×\(channels)") }
+        // SamplesPerPixel is a SHORT in the specification; the bound keeps the size products below in range.
+        guard channels <= 0xFFFF else { throw failure("SamplesPerPixel (277) = \(channels) is out of range") }
         guard [1, 8, 32946, 32773].contains(compression) else {
             throw failure("Compression (259) = \(compression) is not supported (only 1 none, 8/32946 deflate, 32773 PackBits)")
         }
@@ -146,6 +148,19 @@ public enum TIFF {
                 let need = (tiled ? tileW : width) * rows * pixelBytes
                 guard offsets[t] >= 0, offsets[t] + need <= bytes.count else {
                     throw failure("\(tiled ? "tile" : "strip") \(t) at offset \(offsets[t]) (\(need) bytes) is outside the file")
+                }
+            }
+        }
+        // A compressed tile cannot expand past the format's ratio (deflate: 1032 to 1, PackBits: 64 to 1), so
+        // one whose byte count is too small is refused before the output is allocated: a small file cannot
+        // make the decoder reserve gigabytes for samples it will never fill.
+        if compression != 1 {
+            let ratio = compression == 32773 ? 64 : 1032
+            for t in 0..<(across * down) {
+                let rows = tiled ? tileH : min(tileH, height - (t / across) * tileH)
+                let need = (tiled ? tileW : width) * rows * pixelBytes
+                guard counts[t] * ratio + 64 >= need else {  // counts are at most 2^32 − 1: no overflow
+                    throw failure("\(tiled ? "tile" : "strip") \(t) has \(counts[t]) compressed bytes, too few for \(need) bytes")
                 }
             }
         }
@@ -201,7 +216,7 @@ public enum TIFF {
     /// one byte repeated 1−n times (n < 0); −128 is a no-op.
     static func unpackBits(_ input: [UInt8], expected: Int, source: String) throws -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(expected)
+        out.reserveCapacity(min(expected, 64 * input.count))  // PackBits expands at most 64 to 1
         var i = 0
         while out.count < expected && i < input.count {
             let n = Int(Int8(bitPattern: input[i])); i += 1
