@@ -1,0 +1,326 @@
+import CBLAS
+import Foundation
+
+// Recurrent layers as one fused op per layer and direction (what cuDNN and PyTorch's CPU kernels
+// also do), not a graph of small per-step ops: the input projection of all time steps is one
+// GEMM, each step adds one (batch × hidden) · (hidden × gates) GEMM and runs its gate math on raw
+// buffers, and the backward pass walks the steps in reverse collecting the gate gradients, from
+// which the weight gradients are again two big GEMMs. A composed graph would allocate a dozen
+// tensors per step and make the LSTM benchmark allocator-bound.
+
+/// The recurrence of a recurrent layer, with PyTorch's gate order.
+public enum RecurrentCell: String, Sendable, CaseIterable {
+    /// h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
+    case rnnTanh
+    /// h' = relu(W_ih x + b_ih + W_hh h + b_hh).
+    case rnnRelu
+    /// Gates i, f, g, o: c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
+    case lstm
+    /// Gates r, z, n: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
+    case gru
+
+    /// Rows of the weight matrices per hidden unit.
+    public var gateCount: Int {
+        switch self {
+        case .rnnTanh, .rnnRelu: 1
+        case .lstm: 4
+        case .gru: 3
+        }
+    }
+}
+
+/// What one recurrent layer direction returns.
+public struct RecurrentLayerOutput {
+    /// Hidden state at every step, (T, B, H); zero at steps past a sequence's length.
+    public let output: Tensor
+    /// Hidden state after each sequence's last step, (B, H).
+    public let hidden: Tensor
+    /// LSTM only: cell state after each sequence's last step, (B, H).
+    public let cell: Tensor?
+}
+
+/// Runs one direction of one recurrent layer over a time-major sequence.
+///
+/// - Parameters:
+///   - input: (T, B, I).
+///   - hidden: the initial hidden state (B, H); `cell` the LSTM's initial cell state (B, H).
+///   - weightIH: (gates·H, I); weightHH: (gates·H, H); biases (gates·H) — PyTorch's layout.
+///   - lengths: each sequence's length (≤ T). Steps at or past it leave the state unchanged and
+///     output zeros, which is PyTorch's packed-sequence result: the final state is the state after
+///     the last valid step, and a reverse direction starts at the last valid step.
+///   - reverse: process steps T−1 … 0 (the backward direction of a bidirectional layer).
+public func recurrentLayer(
+    _ kind: RecurrentCell, input: Tensor, hidden: Tensor, cell: Tensor? = nil,
+    weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?,
+    lengths: [Int]? = nil, reverse: Bool = false
+) -> RecurrentLayerOutput {
+    let op = "recurrentLayer(\(kind.rawValue))"
+    check(input.rank == 3, "\(op): input must be (T, B, features), got \(input.shape)")
+    let (steps, batch, features) = (input.shape[0], input.shape[1], input.shape[2])
+    check(steps > 0 && batch > 0, "\(op): input \(input.shape) has no steps or no sequences")
+    check(hidden.rank == 2 && hidden.shape[0] == batch,
+          "\(op): initial hidden state must be (B = \(batch), H), got \(hidden.shape)")
+    let width = hidden.shape[1]
+    let gates = kind.gateCount * width
+    check(weightIH.shape == [gates, features],
+          "\(op): weightIH must be [\(gates), \(features)] for input \(input.shape) and hidden \(width), got \(weightIH.shape)")
+    check(weightHH.shape == [gates, width], "\(op): weightHH must be [\(gates), \(width)], got \(weightHH.shape)")
+    for (name, bias) in [("biasIH", biasIH), ("biasHH", biasHH)] {
+        if let bias { check(bias.shape == [gates], "\(op): \(name) must be [\(gates)], got \(bias.shape)") }
+    }
+    if kind == .lstm {
+        check(cell?.shape == [batch, width], "\(op): LSTM needs an initial cell state [\(batch), \(width)], got \(cell.map { "\($0.shape)" } ?? "none")")
+    } else {
+        check(cell == nil, "\(op): only an LSTM takes a cell state")
+    }
+    if let lengths {
+        check(lengths.count == batch, "\(op): \(lengths.count) lengths for a batch of \(batch)")
+        check(lengths.allSatisfy { $0 >= 0 && $0 <= steps }, "\(op): lengths \(lengths) must lie in 0…\(steps)")
+    }
+
+    let x = input.contiguousValues()
+    let wIH = weightIH.contiguousValues()
+    let wHH = weightHH.contiguousValues()
+    let bIH = biasIH?.contiguousValues()
+    let bHH = biasHH?.contiguousValues()
+    let h0 = hidden.contiguousValues()
+    let c0 = cell?.contiguousValues()
+    let rows = steps * batch
+    let stateCount = batch * width
+
+    // Saved for the backward pass (all indexed by time step, not processing order):
+    // activated gates, the state entering each step, and per cell type what the derivative needs.
+    let gateValues = TensorStorage(uninitializedCount: rows * gates)
+    let hiddenBefore = TensorStorage(uninitializedCount: rows * width)
+    let cellBefore = kind == .lstm ? TensorStorage(uninitializedCount: rows * width) : nil
+    let cellTanh = kind == .lstm ? TensorStorage(uninitializedCount: rows * width) : nil
+    let hiddenCandidate = kind == .gru ? TensorStorage(uninitializedCount: rows * width) : nil
+
+    // The result packs output, final hidden and final cell state into one buffer so that one op
+    // records one backward; the three views below slice it.
+    let outputCount = rows * width
+    let packedCount = outputCount + stateCount * (kind == .lstm ? 2 : 1)
+    let packed = Tensor(uninitializedShape: [packedCount])
+    let out = packed.pointer
+    let hState = out + outputCount
+    let cState = kind == .lstm ? hState + stateCount : nil
+    hState.update(from: h0.pointer, count: stateCount)
+    if let cState, let c0 { cState.update(from: c0.pointer, count: stateCount) }
+
+    // Input projection for every step at once: G = X · W_ihᵀ (+ biases that are not gated by r).
+    let g = gateValues.pointer
+    sgemm(x.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
+          wIH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: features),
+          g, m: rows, n: gates, k: features)
+    addRowBias(g, rows: rows, columns: gates, bIH?.pointer, kind == .gru ? nil : bHH?.pointer)
+
+    let hiddenProjection = kind == .gru ? TensorStorage(uninitializedCount: batch * gates) : nil
+    for t in processingOrder(steps, reverse: reverse) {
+        let gt = g + t * batch * gates
+        hiddenBefore.pointer.advanced(by: t * stateCount).update(from: hState, count: stateCount)
+        if let cState { cellBefore!.pointer.advanced(by: t * stateCount).update(from: cState, count: stateCount) }
+        if let hiddenProjection {
+            // GRU keeps W_hh h + b_hh apart: its n-part is scaled by r before joining the input part.
+            let gh = hiddenProjection.pointer
+            sgemm(hState, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                  wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
+                  gh, m: batch, n: gates, k: width)
+            addRowBias(gh, rows: batch, columns: gates, bHH?.pointer, nil)
+        } else {
+            sgemm(hState, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                  wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
+                  gt, m: batch, n: gates, k: width, beta: 1)
+        }
+        for b in 0..<batch {
+            let row = gt + b * gates
+            let h = hState + b * width
+            let o = out + (t * batch + b) * width
+            let active = lengths.map { t < $0[b] } ?? true
+            switch kind {
+            case .rnnTanh:
+                VectorMath.tanh(row, row, count: width)
+            case .rnnRelu:
+                for j in 0..<width { row[j] = Swift.max(row[j], 0) }
+            case .lstm:
+                VectorMath.sigmoid(row, row, count: 2 * width)
+                VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
+                VectorMath.sigmoid(row + 3 * width, row + 3 * width, count: width)
+                guard active else { break }
+                let c = cState! + b * width
+                let tc = cellTanh!.pointer + (t * batch + b) * width
+                for j in 0..<width { c[j] = row[width + j] * c[j] + row[j] * row[2 * width + j] }
+                VectorMath.tanh(c, tc, count: width)
+                for j in 0..<width { h[j] = row[3 * width + j] * tc[j] }
+            case .gru:
+                let gh = hiddenProjection!.pointer + b * gates
+                for j in 0..<(2 * width) { row[j] += gh[j] }
+                VectorMath.sigmoid(row, row, count: 2 * width)
+                let hn = hiddenCandidate!.pointer + (t * batch + b) * width
+                for j in 0..<width {
+                    hn[j] = gh[2 * width + j]
+                    row[2 * width + j] += row[j] * hn[j]
+                }
+                VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
+                guard active else { break }
+                for j in 0..<width {
+                    let z = row[width + j]
+                    h[j] = (1 - z) * row[2 * width + j] + z * h[j]
+                }
+            }
+            if active {
+                if kind == .rnnTanh || kind == .rnnRelu { h.update(from: row, count: width) }
+                o.update(from: h, count: width)
+            } else {
+                o.update(repeating: 0, count: width)
+            }
+        }
+    }
+
+    var inputs = [input, hidden]
+    if let cell { inputs.append(cell) }
+    inputs += [weightIH, weightHH]
+    if let biasIH { inputs.append(biasIH) }
+    if let biasHH { inputs.append(biasHH) }
+    let result = record(packed, op, inputs) { gradient in
+        let upstream = gradient.contiguousValues()
+        let g = gateValues.pointer
+        let gradGates = Tensor.zeros([rows, gates])
+        // GRU's hidden-side gate gradients differ from the input side's in the n-part (× r).
+        let gradHiddenGates = kind == .gru ? Tensor.zeros([rows, gates]) : gradGates
+        let dh = Tensor(uninitializedShape: [batch, width])
+        dh.pointer.update(from: upstream.pointer + outputCount, count: stateCount)
+        let dc = kind == .lstm ? Tensor(uninitializedShape: [batch, width]) : nil
+        if let dc { dc.pointer.update(from: upstream.pointer + outputCount + stateCount, count: stateCount) }
+        let direct = TensorStorage(uninitializedCount: stateCount)
+        let fromGates = TensorStorage(uninitializedCount: stateCount)
+        let dOut = upstream.pointer
+
+        for t in processingOrder(steps, reverse: reverse).reversed() {
+            let dgt = gradGates.pointer + t * batch * gates
+            let dght = gradHiddenGates.pointer + t * batch * gates
+            for b in 0..<batch {
+                guard lengths.map({ t < $0[b] }) ?? true else { continue }
+                let index = (t * batch + b) * width
+                let row = g + (t * batch + b) * gates
+                let dgRow = dgt + b * gates
+                let dhRow = dh.pointer + b * width
+                let directRow = direct.pointer + b * width
+                for j in 0..<width { dhRow[j] += dOut[index + j] }
+                switch kind {
+                case .rnnTanh:
+                    for j in 0..<width { dgRow[j] = dhRow[j] * (1 - row[j] * row[j]) }
+                case .rnnRelu:
+                    for j in 0..<width { dgRow[j] = row[j] > 0 ? dhRow[j] : 0 }
+                case .lstm:
+                    let dcRow = dc!.pointer + b * width
+                    let tc = cellTanh!.pointer + index
+                    let cPrev = cellBefore!.pointer + index
+                    for j in 0..<width {
+                        let (i, f, gg, o) = (row[j], row[width + j], row[2 * width + j], row[3 * width + j])
+                        let dcTotal = dcRow[j] + dhRow[j] * o * (1 - tc[j] * tc[j])
+                        dgRow[j] = dcTotal * gg * i * (1 - i)
+                        dgRow[width + j] = dcTotal * cPrev[j] * f * (1 - f)
+                        dgRow[2 * width + j] = dcTotal * i * (1 - gg * gg)
+                        dgRow[3 * width + j] = dhRow[j] * tc[j] * o * (1 - o)
+                        dcRow[j] = dcTotal * f
+                    }
+                case .gru:
+                    let dghRow = dght + b * gates
+                    let hPrev = hiddenBefore.pointer + index
+                    let hn = hiddenCandidate!.pointer + index
+                    for j in 0..<width {
+                        let (r, z, n) = (row[j], row[width + j], row[2 * width + j])
+                        let dnPre = dhRow[j] * (1 - z) * (1 - n * n)
+                        let dr = dnPre * hn[j] * r * (1 - r)
+                        let dz = dhRow[j] * (hPrev[j] - n) * z * (1 - z)
+                        dgRow[j] = dr
+                        dgRow[width + j] = dz
+                        dgRow[2 * width + j] = dnPre
+                        dghRow[j] = dr
+                        dghRow[width + j] = dz
+                        dghRow[2 * width + j] = dnPre * r
+                        directRow[j] = dhRow[j] * z
+                    }
+                }
+            }
+            // dh for the previous step: through W_hh for active sequences; unchanged for the rest.
+            sgemm(dght, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
+                  wHH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                  fromGates.pointer, m: batch, n: width, k: gates)
+            for b in 0..<batch where lengths.map({ t < $0[b] }) ?? true {
+                let dhRow = dh.pointer + b * width
+                let viaGates = fromGates.pointer + b * width
+                if kind == .gru {
+                    let directRow = direct.pointer + b * width
+                    for j in 0..<width { dhRow[j] = viaGates[j] + directRow[j] }
+                } else {
+                    dhRow.update(from: viaGates, count: width)
+                }
+            }
+        }
+
+        var grads: [Tensor?] = []
+        if input.requiresGrad {
+            let dx = Tensor(uninitializedShape: input.shape)
+            sgemm(gradGates.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
+                  wIH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
+                  dx.pointer, m: rows, n: features, k: gates)
+            grads.append(dx)
+        } else {
+            grads.append(nil)
+        }
+        grads.append(dh)
+        if cell != nil { grads.append(dc) }
+        let dwIH = Tensor(uninitializedShape: [gates, features])
+        sgemm(gradGates.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: gates),
+              x.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
+              dwIH.pointer, m: gates, n: features, k: rows)
+        let dwHH = Tensor(uninitializedShape: [gates, width])
+        sgemm(gradHiddenGates.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: gates),
+              hiddenBefore.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+              dwHH.pointer, m: gates, n: width, k: rows)
+        grads += [dwIH, dwHH]
+        if biasIH != nil { grads.append(columnSums(gradGates.pointer, rows: rows, columns: gates)) }
+        if biasHH != nil { grads.append(columnSums(gradHiddenGates.pointer, rows: rows, columns: gates)) }
+        return grads
+    }
+
+    let output = result.narrow(axis: 0, start: 0, length: outputCount).reshaped([steps, batch, width])
+    let finalHidden = result.narrow(axis: 0, start: outputCount, length: stateCount).reshaped([batch, width])
+    let finalCell = kind == .lstm
+        ? result.narrow(axis: 0, start: outputCount + stateCount, length: stateCount).reshaped([batch, width]) : nil
+    return RecurrentLayerOutput(output: output, hidden: finalHidden, cell: finalCell)
+}
+
+private func processingOrder(_ steps: Int, reverse: Bool) -> [Int] {
+    reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
+}
+
+/// Adds up to two bias vectors to every row of a row-major (rows × columns) buffer.
+private func addRowBias(
+    _ buffer: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+    _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?
+) {
+    guard first != nil || second != nil else { return }
+    let combined = [Float](unsafeUninitializedCapacity: columns) { values, count in
+        for j in 0..<columns { values[j] = (first?[j] ?? 0) + (second?[j] ?? 0) }
+        count = columns
+    }
+    combined.withUnsafeBufferPointer { bias in
+        for r in 0..<rows {
+            let row = buffer + r * columns
+            for j in 0..<columns { row[j] += bias[j] }
+        }
+    }
+}
+
+/// The column sums of a row-major (rows × columns) buffer, as a tensor of shape [columns].
+private func columnSums(_ buffer: UnsafeMutablePointer<Float>, rows: Int, columns: Int) -> Tensor {
+    let result = Tensor.zeros([columns])
+    let sums = result.pointer
+    for r in 0..<rows {
+        let row = buffer + r * columns
+        for j in 0..<columns { sums[j] += row[j] }
+    }
+    return result
+}
