@@ -49,10 +49,14 @@ public struct RecurrentLayerOutput {
 ///     output zeros, which is PyTorch's packed-sequence result: the final state is the state after
 ///     the last valid step, and a reverse direction starts at the last valid step.
 ///   - reverse: process steps T−1 … 0 (the backward direction of a bidirectional layer).
+///   - truncation: truncated backpropagation through time: the gradient does not flow through
+///     the state between chunks of this many steps (in processing order), as if the state were
+///     detached after every chunk; the forward pass is unchanged. The initial state still gets
+///     the first chunk's gradient.
 public func recurrentLayer(
     _ kind: RecurrentCell, input: Tensor, hidden: Tensor, cell: Tensor? = nil,
     weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?,
-    lengths: [Int]? = nil, reverse: Bool = false
+    lengths: [Int]? = nil, reverse: Bool = false, truncation: Int? = nil
 ) -> RecurrentLayerOutput {
     let op = "recurrentLayer(\(kind.rawValue))"
     check(input.rank == 3, "\(op): input must be (T, B, features), got \(input.shape)")
@@ -73,6 +77,7 @@ public func recurrentLayer(
     } else {
         check(cell == nil, "\(op): only an LSTM takes a cell state")
     }
+    if let truncation { check(truncation > 0, "\(op): truncation must be positive, got \(truncation)") }
     if let lengths {
         check(lengths.count == batch, "\(op): \(lengths.count) lengths for a batch of \(batch)")
         check(lengths.allSatisfy { $0 >= 0 && $0 <= steps }, "\(op): lengths \(lengths) must lie in 0…\(steps)")
@@ -195,7 +200,7 @@ public func recurrentLayer(
         let fromGates = TensorStorage(uninitializedCount: stateCount)
         let dOut = upstream.pointer
 
-        for t in processingOrder(steps, reverse: reverse).reversed() {
+        for (position, t) in processingOrder(steps, reverse: reverse).enumerated().reversed() {
             let dgt = gradGates.pointer + t * batch * gates
             let dght = gradHiddenGates.pointer + t * batch * gates
             for b in 0..<batch {
@@ -256,6 +261,11 @@ public func recurrentLayer(
                 } else {
                     dhRow.update(from: viaGates, count: width)
                 }
+            }
+            if let truncation, position > 0, position % truncation == 0 {
+                // A chunk boundary: the state entering this step counts as a constant.
+                dh.pointer.update(repeating: 0, count: stateCount)
+                dc?.pointer.update(repeating: 0, count: stateCount)
             }
         }
 

@@ -27,6 +27,9 @@ open class RecurrentNetwork: Module {
     /// Dropout on each layer's output except the last, in training (PyTorch's `dropout`).
     public let dropout: Float
     public let generator: Generator
+    /// Truncated backpropagation through time: in training, gradients flow back at most through
+    /// chunks of this many steps (nil: the whole sequence). The forward result is unchanged.
+    public var truncation: Int?
     /// Per layer and direction: weight_ih, weight_hh, then the biases if any.
     private let weights: [[Tensor]]
     private let hasBias: Bool
@@ -131,7 +134,7 @@ open class RecurrentNetwork: Module {
                     kind, input: x, hidden: h0.select(axis: 0, index: index),
                     cell: c0?.select(axis: 0, index: index),
                     weightIH: set[0], weightHH: set[1], biasIH: hasBias ? set[2] : nil, biasHH: hasBias ? set[3] : nil,
-                    lengths: lengths, reverse: direction == 1)
+                    lengths: lengths, reverse: direction == 1, truncation: isTraining ? truncation : nil)
                 outputs.append(result.output)
                 finalHidden.append(result.hidden)
                 if let c = result.cell { finalCell.append(c) }
