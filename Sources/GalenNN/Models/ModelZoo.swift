@@ -9,6 +9,13 @@ import Galen
 /// | `resnet18-28`, `resnet50-28` | `ResNet28` (MedMNIST v2 layout) |
 /// | `resnet18`, `resnet50` | `ResNet` (torchvision layout) |
 /// | `unet` | `UNet` with depth 4, base width 64, transposed convolutions; `classes` score maps |
+///
+/// and, for signals and token sequences (`makeSequence`):
+///
+/// | name | model |
+/// |---|---|
+/// | `lstm`, `gru` | `RecurrentSequenceModel`: (embedding,) 2-layer bidirectional LSTM/GRU, hidden 64 |
+/// | `cnn-lstm` | `ConvolutionalLSTM`: two Conv1d blocks, then a bidirectional LSTM |
 public enum ModelZoo {
     /// The names `make` accepts, in the order of the table above.
     public static let names = ["mlp", "lenet", "resnet18-28", "resnet50-28", "resnet18", "resnet50", "unet"]
@@ -37,7 +44,36 @@ public enum ModelZoo {
         case "resnet18": return resnet18(inChannels: inChannels, classes: classes)
         case "resnet50": return resnet50(inChannels: inChannels, classes: classes)
         case "unet": return UNet(inChannels: inChannels, classes: classes)
-        default: throw ModelZooError.unknownModel(name)
+        default:
+            if sequenceNames.contains(name) {
+                throw ModelZooError.invalidArgument("\(name) reads signals or token sequences, not images")
+            }
+            throw ModelZooError.unknownModel(name)
+        }
+    }
+
+    /// The names `makeSequence` accepts.
+    public static let sequenceNames = ["lstm", "gru", "cnn-lstm"]
+
+    /// Every model name, images first.
+    public static var allNames: [String] { names + sequenceNames }
+
+    /// A freshly initialized sequence model with `outputs` outputs, in training mode.
+    public static func makeSequence(name: String, input: SequenceInput, outputs: Int) throws -> any Layer {
+        guard outputs > 0 else { throw ModelZooError.invalidArgument("outputs must be positive, got \(outputs)") }
+        switch name {
+        case "lstm": return RecurrentSequenceModel(.lstm, input: input, outputs: outputs)
+        case "gru": return RecurrentSequenceModel(.gru, input: input, outputs: outputs)
+        case "cnn-lstm":
+            if case .signal(_, let length) = input, length < 4 {
+                throw ModelZooError.invalidArgument("cnn-lstm pools signals by 4 and needs at least 4 samples, got \(length)")
+            }
+            return ConvolutionalLSTM(input: input, outputs: outputs)
+        default:
+            if names.contains(name) {
+                throw ModelZooError.invalidArgument("\(name) takes images; sequences take \(sequenceNames.joined(separator: ", "))")
+            }
+            throw ModelZooError.unknownModel(name)
         }
     }
 }
@@ -52,7 +88,7 @@ public enum ModelZooError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownModel(let name):
-            "unknown model \(String(reflecting: name)); valid names: \(ModelZoo.names.joined(separator: ", "))"
+            "unknown model \(String(reflecting: name)); valid names: \(ModelZoo.allNames.joined(separator: ", "))"
         case .invalidArgument(let message): "ModelZoo: \(message)"
         }
     }
