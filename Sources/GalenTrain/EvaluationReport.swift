@@ -76,6 +76,21 @@ public struct EvaluationReport: Sendable {
                 definitions.append(("npv", { outcome($0).npv }))
                 definitions.append(("f1", { outcome($0).f1 }))
             }
+            if task != .binary {
+                // Per-class sensitivity (recall) and PPV (precision) of the arg-max decision.
+                for k in 0..<classes {
+                    definitions.append(("sensitivity_\(k)", { rows in
+                        let positives = rows.filter { labels[$0] == k }
+                        guard !positives.isEmpty else { return nil }
+                        return Double(positives.filter { predicted[$0] == k }.count) / Double(positives.count)
+                    }))
+                    definitions.append(("ppv_\(k)", { rows in
+                        let called = rows.filter { predicted[$0] == k }
+                        guard !called.isEmpty else { return nil }
+                        return Double(called.filter { labels[$0] == k }.count) / Double(called.count)
+                    }))
+                }
+            }
             let weighting: KappaWeighting = { if case .ordinal = task { return .quadratic } else { return .none } }()
             definitions.append((weighting == .quadratic ? "kappa_quadratic" : "kappa", { rows in
                 cohenKappa(labels: rows.map { labels[$0] }, predictions: rows.map { predicted[$0] }, classes: classes, weighting: weighting)
@@ -91,7 +106,7 @@ public struct EvaluationReport: Sendable {
             definitions.append(("auc", { rows in predictions.summaryMetrics(subset: rows)["auc"] }))
             definitions.append(("accuracy", { rows in predictions.summaryMetrics(subset: rows)["accuracy"] }))
         case .regression:
-            for name in ["mse", "rmse", "mae"] {
+            for name in ["mse", "rmse", "mae", "r2"] {
                 definitions.append((name, { rows in predictions.summaryMetrics(subset: rows)[name] }))
             }
         }

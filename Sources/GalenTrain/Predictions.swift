@@ -102,6 +102,23 @@ public struct Predictions: Sendable {
             result["mse"] = squared / Double(n)
             result["rmse"] = (squared / Double(n)).squareRoot()
             result["mae"] = absolute / Double(n)
+            // R² per output, averaged: 1 − residual / total sum of squares about the outputs' mean.
+            let outputs = targets[rows[0]].count
+            var r2Sum = 0.0, r2Count = 0
+            for k in 0..<outputs {
+                let mean = rows.reduce(0.0) { $0 + Double(targets[$1][k]) } / Double(rows.count)
+                var residual = 0.0, total = 0.0
+                for r in rows {
+                    let t = Double(targets[r][k])
+                    residual += (Double(probabilities[r][k]) - t) * (Double(probabilities[r][k]) - t)
+                    total += (t - mean) * (t - mean)
+                }
+                if total > 0 {
+                    r2Sum += 1 - residual / total
+                    r2Count += 1
+                }
+            }
+            if r2Count > 0 { result["r2"] = r2Sum / Double(r2Count) }
         }
         return result
     }

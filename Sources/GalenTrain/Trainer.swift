@@ -101,6 +101,8 @@ public final class Trainer {
     public var earlyStoppingPatience: Int?
     /// Clip the global gradient norm to this value before each step.
     public var gradientClipNorm: Float?
+    /// Per-class weights of the cross-entropy (class-index tasks), e.g. for rare classes.
+    public var classWeights: Tensor?
     /// Where `model.safetensors` (best weights) and the resumable `checkpoint/` go; nil keeps
     /// everything in memory.
     public var directory: String?
@@ -128,6 +130,7 @@ public final class Trainer {
         var generators = [Generator.default]
         for (_, module) in model.namedModules() {
             let held = (module as? Dropout)?.generator ?? (module as? Dropout2d)?.generator
+                ?? (module as? RecurrentNetwork)?.generator
             if let held, !generators.contains(where: { $0 === held }) { generators.append(held) }
         }
         self.generators = generators
@@ -196,7 +199,7 @@ public final class Trainer {
             step += 1
             state.globalStep += 1
             let outputs = model(batch.input)
-            let loss = task.loss(outputs: outputs, batch: batch)
+            let loss = task.loss(outputs: outputs, batch: batch, classWeights: classWeights)
             let value = Double(loss.item)
             guard value.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, globalStep: state.globalStep, value: value)

@@ -39,10 +39,18 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var normalization = "medmnist"
     /// Bootstrap resamples for the confidence intervals.
     public var bootstrap = 1000
+    /// `none` or `balanced` (cross-entropy weighted N / (K · n_k) per class, for rare classes).
+    public var classWeights = "none"
+    /// Clip the global gradient norm to this value before each step.
+    public var gradientClip: Double?
+    /// Truncated backpropagation through time for recurrent models: gradients flow back through
+    /// at most this many steps.
+    public var bptt: Int?
 
     enum CodingKeys: String, CodingKey {
         case data, target, model, epochs, optimizer, scheduler, augment, seed, threads, workers, normalization, bootstrap
         case batchSize = "batch_size", learningRate = "lr", weightDecay = "weight_decay", earlyStopping = "early_stopping"
+        case classWeights = "class_weights", gradientClip = "grad_clip", bptt
     }
 
     public init(data: String) { self.data = data }
@@ -68,12 +76,16 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         normalization = try c.decodeIfPresent(String.self, forKey: .normalization) ?? d.normalization
         bootstrap = try c.decodeIfPresent(Int.self, forKey: .bootstrap) ?? d.bootstrap
+        classWeights = try c.decodeIfPresent(String.self, forKey: .classWeights) ?? d.classWeights
+        gradientClip = try c.decodeIfPresent(Double.self, forKey: .gradientClip)
+        bptt = try c.decodeIfPresent(Int.self, forKey: .bptt)
     }
 
     public static let optimizers = ["adam", "adamw", "sgd", "rmsprop"]
     public static let schedulers = ["multistep", "cosine", "plateau", "none"]
     public static let augmentations = ["none", "light", "standard"]
     public static let normalizations = ["medmnist", "unit"]
+    public static let classWeightings = ["none", "balanced"]
 
     /// Checks every value, naming the offending key and the allowed values.
     public func validate() throws {
@@ -85,9 +97,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if let threads, threads < 1 { throw fail("threads", "must be at least 1, got \(threads)") }
         if let earlyStopping, earlyStopping < 1 { throw fail("early_stopping", "must be at least 1, got \(earlyStopping)") }
         if workers < 0 { throw fail("workers", "must be ≥ 0, got \(workers)") }
+        if let gradientClip, !(gradientClip > 0) || !gradientClip.isFinite {
+            throw fail("grad_clip", "must be a positive number, got \(gradientClip)")
+        }
+        if let bptt, bptt < 1 { throw fail("bptt", "must be at least 1 step, got \(bptt)") }
         if bootstrap < 10 { throw fail("bootstrap", "must be at least 10 resamples, got \(bootstrap)") }
         for (key, value, allowed) in [("optimizer", optimizer, Self.optimizers), ("scheduler", scheduler, Self.schedulers),
-                                      ("augment", augment, Self.augmentations), ("normalization", normalization, Self.normalizations)]
+                                      ("augment", augment, Self.augmentations), ("normalization", normalization, Self.normalizations),
+                                      ("class_weights", classWeights, Self.classWeightings)]
         where !allowed.contains(value) {
             throw fail(key, "unknown value '\(value)'; choose one of \(allowed.joined(separator: ", "))")
         }
@@ -108,7 +125,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError(key: nil, message: "not a JSON object", file: path)
         }
         let known = Set(["data", "target", "model", "epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay",
-                         "augment", "seed", "threads", "early_stopping", "workers", "normalization", "bootstrap"])
+                         "augment", "seed", "threads", "early_stopping", "workers", "normalization", "bootstrap",
+                         "class_weights", "grad_clip", "bptt"])
         // A run folder's config.json adds what the run observed (versions, machine) under "run".
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) && $0 != "run" }) {
             throw ConfigurationError(key: unknown, message: "unknown key; known keys: \(known.sorted().joined(separator: ", "))", file: path)

@@ -28,12 +28,14 @@ public struct PreparedData {
     /// One line for the report: source, split sizes, license.
     public var description: String
     public var name: String
+    /// What a sequence model reads, for signals and token sequences (nil for images and tables).
+    public var sequence: SequenceInput? = nil
 
     /// The bundled dataset names besides the MedMNIST catalog.
     public static let bundledTables = ["breast-cancer-wisconsin"]
 
     /// Every name `--data` accepts.
-    public static var knownNames: [String] { MedMNISTInfo.catalog.map(\.flag) + bundledTables }
+    public static var knownNames: [String] { MedMNISTInfo.catalog.map(\.flag) + bundledTables + bundledSequences }
 
     /// Resolves `configuration.data` (a name or a path) and loads it.
     public static func load(_ configuration: TrainingConfiguration, files: MedMNISTFiles = MedMNISTFiles()) throws -> PreparedData {
@@ -51,6 +53,12 @@ public struct PreparedData {
                 throw ConfigurationError(key: "data", message: "the bundled Data/ folder was not found (run from the repository)")
             }
             return try sklearnTable(path: folder + "/tabular/breast_cancer.csv", name: data, seed: configuration.seed)
+        }
+        switch data {
+        case "mitbih-100": return try mitbih100()
+        case "amp-peptides": return try ampPeptides(seed: configuration.seed)
+        case "esol": return try esol(seed: configuration.seed)
+        default: break
         }
         if data.hasSuffix(".npz") {
             guard FileManager.default.fileExists(atPath: data) else { throw ConfigurationError(key: "data", message: "no such file: \(data)") }
@@ -165,6 +173,9 @@ public final class TrainingRun {
     /// The model for `data` (input channels or features, outputs from the task).
     public static func makeModel(_ name: String, data: PreparedData) throws -> any Layer {
         do {
+            if let sequence = data.sequence {
+                return try ModelZoo.makeSequence(name: name, input: sequence, outputs: data.task.outputCount)
+            }
             if data.isImage {
                 guard data.inputShape.count == 3, data.inputShape[1] == data.inputShape[2] else {
                     throw ConfigurationError(key: "model", message: "needs square [C, H, W] images, the data has \(data.inputShape)")
@@ -173,11 +184,11 @@ public final class TrainingRun {
                                          imageSize: data.inputShape[1])
             }
             guard name == "mlp" else {
-                throw ConfigurationError(key: "model", message: "'\(name)' takes images; tabular data takes 'mlp'")
+                throw ConfigurationError(key: "model", message: "'\(name)' does not take tables; tabular data takes 'mlp'")
             }
             return MLP(inputs: data.inputShape[0], hidden: [64, 32], classes: data.task.outputCount, dropout: 0.1)
         } catch let error as ModelZooError {
-            throw ConfigurationError(key: "model", message: "\(error); known models: \(ModelZoo.names.joined(separator: ", "))")
+            throw ConfigurationError(key: "model", message: "\(error)")
         }
     }
 
@@ -199,6 +210,21 @@ public final class TrainingRun {
         case "plateau": return ReduceLROnPlateau(optimizer: optimizer, mode: monitorsLoss ? .min : .max, factor: 0.1, patience: 2)
         default: return nil
         }
+    }
+
+    /// Class weights N / (K · n_k) from the training labels (PyTorch's "balanced" heuristic), so
+    /// each class contributes equally to the loss however rare it is.
+    func balancedClassWeights(_ data: PreparedData) throws -> Tensor {
+        guard let classes = data.task.classCount else {
+            throw ConfigurationError(key: "class_weights", message: "balanced class weights need a class-index task, not \(data.task)")
+        }
+        var counts = [Int](repeating: 0, count: classes)
+        for index in 0..<data.train.count {
+            guard let label = try data.train.example(at: index).label?.scalars.first, label >= 0, label < classes else { continue }
+            counts[label] += 1
+        }
+        let total = Float(counts.reduce(0, +))
+        return Tensor(counts.map { $0 > 0 ? total / (Float(classes) * Float($0)) : 0 }, shape: [classes])
     }
 
     func augmentation(for data: PreparedData) -> (any Transform)? {
@@ -238,6 +264,11 @@ public final class TrainingRun {
         let trainer = Trainer(model: model, optimizer: optimizer, scheduler: scheduler, task: data.task,
                               monitor: isRegression ? .validationLoss : .auc, directory: directory)
         trainer.earlyStoppingPatience = configuration.earlyStopping
+        trainer.gradientClipNorm = configuration.gradientClip.map { Float($0) }
+        if configuration.classWeights == "balanced" { trainer.classWeights = try balancedClassWeights(data) }
+        if let bptt = configuration.bptt {
+            for case let (_, rnn as RecurrentNetwork) in model.namedModules() { rnn.truncation = bptt }
+        }
         trainer.onEvent = onEvent
         try writeConfig(data: data, model: model)
         if resume { try trainer.resume(from: directory) }
@@ -265,7 +296,7 @@ public final class TrainingRun {
             ("model", "\(c.model), \(model.parameterCount()) parameters"),
             ("optimizer", "\(c.optimizer), lr \(c.learningRate), weight decay \(c.weightDecay)"),
             ("schedule", c.scheduler), ("epochs", "\(c.epochs)"), ("batch size", "\(c.batchSize)"),
-            ("augmentation", c.augment), ("normalization", c.normalization == "medmnist" ? "pixel/255, mean 0.5, std 0.5" : "pixel/255"),
+            ("augmentation", data.isImage ? c.augment : "none (not images)"), ("normalization", c.normalization == "medmnist" ? "pixel/255, mean 0.5, std 0.5" : "pixel/255"),
             ("seed", "\(c.seed)"), ("threads", "\(Threads.count)"),
         ]
         settings.append(("machine", machineDescription()))

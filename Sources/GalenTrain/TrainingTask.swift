@@ -57,11 +57,12 @@ public enum TrainingTask: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The training loss of `outputs` [N, outputCount] against a batch's labels or targets.
-    public func loss(outputs: Tensor, batch: Batch) -> Tensor {
+    /// `classWeights` weight each class's cross-entropy terms (class-index tasks only).
+    public func loss(outputs: Tensor, batch: Batch, classWeights: Tensor? = nil) -> Tensor {
         switch self {
         case .binary, .multiClass, .ordinal:
             guard let label = batch.label else { fatalError("TrainingTask.loss: \(self) needs class labels in the batch") }
-            return crossEntropy(logits: outputs, labels: label.reshaped([label.count]))
+            return crossEntropy(logits: outputs, labels: label.reshaped([label.count]), weight: classWeights)
         case .multiLabel:
             guard let target = batch.target else { fatalError("TrainingTask.loss: \(self) needs 0/1 targets in the batch") }
             return binaryCrossEntropyWithLogits(logits: outputs, targets: target)

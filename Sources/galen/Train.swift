@@ -19,10 +19,10 @@ struct Train: ParsableCommand {
         Example: galen train --data pneumoniamnist --model lenet --epochs 10 --output runs/pneumonia
         """)
 
-    @Option(help: "Dataset name (\(PreparedData.knownNames.prefix(4).joined(separator: ", ")), …, breast-cancer-wisconsin) or a path to a MedMNIST .npz or a .csv.")
+    @Option(help: "Dataset name (\(PreparedData.knownNames.prefix(4).joined(separator: ", ")), …, \((PreparedData.bundledTables + PreparedData.bundledSequences).joined(separator: ", "))) or a path to a MedMNIST .npz or a .csv.")
     var data: String?
     @Option(help: "Column to predict, for CSV data.") var target: String?
-    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).") var model: String?
+    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")) for images; \(ModelZoo.sequenceNames.joined(separator: ", ")) for signals and sequences.") var model: String?
     @Option(help: "Passes over the training data.") var epochs: Int?
     @Option(help: "Examples per step.") var batchSize: Int?
     @Option(help: "Learning rate.") var lr: Double?
@@ -36,6 +36,9 @@ struct Train: ParsableCommand {
     @Option(help: "Background data-loading threads.") var workers: Int?
     @Option(help: "Image scaling: medmnist (pixel/255, mean 0.5, std 0.5) or unit (pixel/255).") var normalization: String?
     @Option(help: "Bootstrap resamples for the confidence intervals.") var bootstrap: Int?
+    @Option(help: "Class weights of the loss: \(TrainingConfiguration.classWeightings.joined(separator: "|")) (balanced: N / (K · n_k)).") var classWeights: String?
+    @Option(help: "Clip the global gradient norm to this value.") var gradClip: Double?
+    @Option(help: "Truncated backpropagation through time: at most this many steps (recurrent models).") var bptt: Int?
     @Option(help: "Run folder (default: runs/<data>-<model>-<time>).") var output: String?
     @Option(help: "Continue the interrupted run in this folder, with its config.json.") var resume: String?
     @Option(help: "Config file (JSON or flat YAML) with the same keys as config.json.") var config: String?
@@ -64,7 +67,7 @@ struct Train: ParsableCommand {
             let result = try run.execute(resume: resume != nil)
             progress.finish()
             let e = result.evaluation
-            print("test: " + ["auc", "accuracy", "rmse"].compactMap { name in e.formatted(name).map { "\(metricTitle(name)) \($0)" } }
+            print("test: " + ["auc", "accuracy", "rmse", "r2"].compactMap { name in e.formatted(name).map { "\(metricTitle(name)) \($0)" } }
                 .joined(separator: ", "))
             print("report: \(result.reportPath)")
             print(String(format: "time: %.0f s", result.seconds))
@@ -89,6 +92,9 @@ struct Train: ParsableCommand {
         if let workers { c.workers = workers }
         if let normalization { c.normalization = normalization }
         if let bootstrap { c.bootstrap = bootstrap }
+        if let classWeights { c.classWeights = classWeights }
+        if let gradClip { c.gradientClip = gradClip }
+        if let bptt { c.bptt = bptt }
     }
 
     func defaultDirectory(_ c: TrainingConfiguration) -> String {

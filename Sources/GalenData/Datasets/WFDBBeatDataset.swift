@@ -86,7 +86,8 @@ public struct WFDBBeatDataset: Dataset {
     public let unmappedBeats: [String: Int]
     /// The chosen leads' signals, lead-major [leads × sampleCount].
     private let signals: [Float]
-    private let sampleCount: Int
+    /// Samples per lead in the record.
+    public let sampleCount: Int
 
     public var count: Int { beats.count }
     /// Samples per window.

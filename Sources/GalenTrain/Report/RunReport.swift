@@ -236,6 +236,10 @@ public func metricTitle(_ name: String) -> String {
     case "mse": return "mean squared error"
     case "rmse": return "root mean squared error"
     case "mae": return "mean absolute error"
-    default: return name
+    case "r2": return "R² (coefficient of determination)"
+    default:
+        if name.hasPrefix("sensitivity_") { return "sensitivity of class \(name.dropFirst("sensitivity_".count))" }
+        if name.hasPrefix("ppv_") { return "PPV of class \(name.dropFirst("ppv_".count))" }
+        return name
     }
 }
