@@ -35,9 +35,9 @@ var trainingWorkloads: [TrainingWorkload] {[
     TrainingWorkload(name: "train.unet", batch: 16, make: trainUNet),
     TrainingWorkload(name: "infer.lenet", batch: 256, make: inferLeNet),
     TrainingWorkload(name: "infer.resnet18-28", batch: 256, make: inferResNet18_28),
-    // Galen has no LSTM, Transformer or graph-convolution layers yet; each becomes one function
-    // here (shapes in pytorch_train.py) when it does.
-    TrainingWorkload(name: "train.lstm", batch: 64, make: nil),
+    TrainingWorkload(name: "train.lstm", batch: 64, make: trainLSTM),
+    // Galen has no Transformer or graph-convolution layers yet; each becomes one function here
+    // (shapes in pytorch_train.py) when it does.
     TrainingWorkload(name: "train.transformer", batch: 32, make: nil),
     TrainingWorkload(name: "train.gcn", batch: 1000, make: nil),
 ]}
@@ -105,6 +105,23 @@ func trainUNet() -> () -> Void {
         optimizer.step()
         consume(loss)
     }
+}
+
+/// 2-layer LSTM, hidden 128, over 100 steps of 12 features, batch-first; the last step's output
+/// → 5 classes (pytorch_train.py's LSTMClassifier), batch 64.
+final class LSTMClassifier: Module, Layer {
+    let lstm = LSTM(inputSize: 12, hiddenSize: 128, layers: 2, batchFirst: true)
+    let head = Linear(128, 5)
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let output = lstm(x).output
+        return head(output.select(axis: 1, index: output.shape[1] - 1))
+    }
+}
+
+func trainLSTM() -> () -> Void {
+    classifierTrainingStep(
+        LSTMClassifier(), input: Tensor.randn([64, 100, 12]), labels: IntTensor.randint(0..<5, shape: [64]))
 }
 
 /// LeNet-5 inference, batch 256.
