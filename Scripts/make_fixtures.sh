@@ -22,3 +22,4 @@ cd "$(dirname "$0")/.."
 .venv-torch/bin/python Scripts/fixtures/dicom_cases.py
 .venv-torch/bin/python Scripts/fixtures/transform_cases.py
 .venv-torch/bin/python Scripts/fixtures/recurrent_cases.py
+.venv-torch/bin/python Scripts/fixtures/attention_cases.py

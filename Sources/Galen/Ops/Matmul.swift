@@ -84,7 +84,7 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
 }
 
 /// The element offset of each batch's matrix in `x` when its batch axes broadcast to `batchShape`.
-private func batchOffsets(_ x: Tensor, _ batchShape: [Int]) -> [Int] {
+func batchOffsets(_ x: Tensor, _ batchShape: [Int]) -> [Int] {
     let batchRank = x.rank - 2
     let lead = batchShape.count - batchRank
     var strides = [Int](repeating: 0, count: batchShape.count)
