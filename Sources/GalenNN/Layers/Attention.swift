@@ -44,7 +44,8 @@ public final class MultiheadAttention: Module {
     ///   - needWeights: also return the attention weights, (N, L, S) averaged over heads or
     ///     (N, heads, L, S) per head; they are differentiable, after dropout, as PyTorch's.
     ///   - isCausal: query i attends to keys 0…i. PyTorch takes this only as a hint that comes with
-    ///     a causal `attentionMask`; here, without a mask, it applies the causal mask itself.
+    ///     a causal `attentionMask`; here, without an attention mask, it applies the causal mask
+    ///     itself, together with a key-padding mask if one is given.
     /// - Returns: the output, shaped like `query`, and the weights if asked for. As in PyTorch 2.x,
     ///   a query whose keys are all masked gets NaN when the weights are returned and 0 (before
     ///   the output projection) when they are not.
@@ -115,7 +116,7 @@ public final class MultiheadAttention: Module {
 
         let mask = mergedMask(attentionMask, keyPaddingMask: keyPaddingMask, batch: n, queries: l, keys: s)
         let (attended, weights) = multiHeadScaledDotProductAttention(
-            query: q, key: k, value: v, heads: heads, mask: mask, isCausal: isCausal && mask == nil,
+            query: q, key: k, value: v, heads: heads, mask: mask, isCausal: isCausal && attentionMask == nil,
             dropoutP: dropout, training: isTraining, generator: generator, needWeights: needWeights,
             fullyMaskedRows: needWeights ? .nan : .zero, sequenceFirstOutput: !batchFirst,
             op: "MultiheadAttention")
