@@ -9,6 +9,7 @@ import Galen
 /// | `resnet18-28`, `resnet50-28` | `ResNet28` (MedMNIST v2 layout) |
 /// | `resnet18`, `resnet50` | `ResNet` (torchvision layout) |
 /// | `unet` | `UNet` with depth 4, base width 64, transposed convolutions; `classes` score maps |
+/// | `vit` | `VisionTransformer`: ≤ 64 patches (4×4 on 28×28 images), dim 64, depth 4, 4 heads |
 ///
 /// and, for signals and token sequences (`makeSequence`):
 ///
@@ -16,9 +17,10 @@ import Galen
 /// |---|---|
 /// | `lstm`, `gru` | `RecurrentSequenceModel`: (embedding,) 2-layer bidirectional LSTM/GRU, hidden 64 |
 /// | `cnn-lstm` | `ConvolutionalLSTM`: two Conv1d blocks, then a bidirectional LSTM |
+/// | `transformer` | `TransformerSequenceModel`: 2 pre-norm encoder layers, d 64, 4 heads |
 public enum ModelZoo {
     /// The names `make` accepts, in the order of the table above.
-    public static let names = ["mlp", "lenet", "resnet18-28", "resnet50-28", "resnet18", "resnet50", "unet"]
+    public static let names = ["mlp", "lenet", "resnet18-28", "resnet50-28", "resnet18", "resnet50", "unet", "vit"]
 
     /// A freshly initialized model, in training mode.
     ///
@@ -44,6 +46,12 @@ public enum ModelZoo {
         case "resnet18": return resnet18(inChannels: inChannels, classes: classes)
         case "resnet50": return resnet50(inChannels: inChannels, classes: classes)
         case "unet": return UNet(inChannels: inChannels, classes: classes)
+        case "vit":
+            // The smallest patch that leaves at most 8 × 8 patches.
+            guard let patch = [4, 7, 8, 14, 16, 28, 32].first(where: { imageSize % $0 == 0 && imageSize / $0 <= 8 }) else {
+                throw ModelZooError.invalidArgument("vit needs an image size divisible into at most 8 × 8 patches, got \(imageSize)")
+            }
+            return VisionTransformer(imageSize: imageSize, patchSize: patch, inChannels: inChannels, classes: classes)
         default:
             if sequenceNames.contains(name) {
                 throw ModelZooError.invalidArgument("\(name) reads signals or token sequences, not images")
@@ -53,7 +61,7 @@ public enum ModelZoo {
     }
 
     /// The names `makeSequence` accepts.
-    public static let sequenceNames = ["lstm", "gru", "cnn-lstm"]
+    public static let sequenceNames = ["lstm", "gru", "cnn-lstm", "transformer"]
 
     /// Every model name, images first.
     public static var allNames: [String] { names + sequenceNames }
@@ -69,6 +77,11 @@ public enum ModelZoo {
                 throw ModelZooError.invalidArgument("cnn-lstm pools signals by 4 and needs at least 4 samples, got \(length)")
             }
             return ConvolutionalLSTM(input: input, outputs: outputs)
+        case "transformer":
+            if case .signal(_, let length) = input, length < 8 {
+                throw ModelZooError.invalidArgument("transformer cuts signals into 8-sample patches and needs at least 8 samples, got \(length)")
+            }
+            return TransformerSequenceModel(input: input, outputs: outputs)
         default:
             if names.contains(name) {
                 throw ModelZooError.invalidArgument("\(name) takes images; sequences take \(sequenceNames.joined(separator: ", "))")
