@@ -6,5 +6,5 @@ struct GalenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "galen",
         abstract: "Deep learning for medicine.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Word2Vec.self, Datasets.self, Inspect.self, Demo.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, LanguageModel.self, Word2Vec.self, Datasets.self, Inspect.self, Demo.self])
 }
