@@ -229,9 +229,9 @@ class TransformerClassifier(nn.Module):
     """4 post-norm encoder layers (d 128, 4 heads, feed-forward 256, ReLU, PyTorch's default
     dropout 0.1) over T tokens already embedded to d; mean over tokens → 5 classes."""
 
-    def __init__(self, d=128, heads=4, ff=256, layers=4, classes=5):
+    def __init__(self, d=128, heads=4, ff=256, layers=4, classes=5, dropout=0.1):
         super().__init__()
-        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, batch_first=True)
+        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(d, classes)
 
@@ -366,9 +366,9 @@ def train_lstm():
     return classifier_step(model, torch.randn(batch, steps, features), torch.randint(0, classes, (batch,))), batch, flops
 
 
-def train_transformer():
+def train_transformer(dropout=0.1):
     batch, tokens, d, heads, ff, layers, classes = 32, 64, 128, 4, 256, 4, 5
-    model = TransformerClassifier(d, heads, ff, layers, classes)
+    model = TransformerClassifier(d, heads, ff, layers, classes, dropout)
     # Per token and layer: Q, K, V and output projections, scores and weighted sum over T tokens,
     # and the two feed-forward products.
     per_layer = tokens * (2 * 4 * d * d + 2 * 2 * tokens * d + 2 * 2 * d * ff)
@@ -414,6 +414,7 @@ WORKLOADS = {
     "infer.resnet18-28": infer_resnet18_28,
     "train.lstm": train_lstm,
     "train.transformer": train_transformer,
+    "train.transformer-dropout0": lambda: train_transformer(dropout=0.0),
     "train.gcn": train_gcn,
 }
 

@@ -36,9 +36,10 @@ var trainingWorkloads: [TrainingWorkload] {[
     TrainingWorkload(name: "infer.lenet", batch: 256, make: inferLeNet),
     TrainingWorkload(name: "infer.resnet18-28", batch: 256, make: inferResNet18_28),
     TrainingWorkload(name: "train.lstm", batch: 64, make: trainLSTM),
-    // Galen has no Transformer or graph-convolution layers yet; each becomes one function here
-    // (shapes in pytorch_train.py) when it does.
-    TrainingWorkload(name: "train.transformer", batch: 32, make: nil),
+    TrainingWorkload(name: "train.transformer", batch: 32, make: { trainTransformer(dropout: 0.1) }),
+    TrainingWorkload(name: "train.transformer-dropout0", batch: 32, make: { trainTransformer(dropout: 0) }),
+    // Galen has no graph-convolution layers yet; it becomes one function here (shapes in
+    // pytorch_train.py) when it does.
     TrainingWorkload(name: "train.gcn", batch: 1000, make: nil),
 ]}
 
@@ -122,6 +123,28 @@ final class LSTMClassifier: Module, Layer {
 func trainLSTM() -> () -> Void {
     classifierTrainingStep(
         LSTMClassifier(), input: Tensor.randn([64, 100, 12]), labels: IntTensor.randint(0..<5, shape: [64]))
+}
+
+/// 4 post-norm encoder layers (d 128, 4 heads, feed-forward 256, ReLU) over 64 tokens already
+/// embedded to d; mean over tokens → 5 classes (pytorch_train.py's TransformerClassifier), batch 32.
+final class TransformerClassifier: Module, Layer {
+    let encoder: TransformerEncoder
+    let head = Linear(128, 5)
+
+    init(dropout: Float) {
+        encoder = TransformerEncoder(numLayers: 4) {
+            TransformerEncoderLayer(dModel: 128, heads: 4, feedforward: 256, dropout: dropout, batchFirst: true)
+        }
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { head(encoder(x).mean(axis: 1)) }
+}
+
+func trainTransformer(dropout: Float) -> () -> Void {
+    classifierTrainingStep(
+        TransformerClassifier(dropout: dropout), input: Tensor.randn([32, 64, 128]),
+        labels: IntTensor.randint(0..<5, shape: [32]))
 }
 
 /// LeNet-5 inference, batch 256.
