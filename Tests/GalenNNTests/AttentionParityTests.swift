@@ -297,6 +297,24 @@ private func checkFiniteDifferences(
         #expect(withoutWeights.scalars == mha.outProj.bias!.expanded(to: [1, 3, 4]).scalars)
     }
 
+    /// The backward closures hold no reference to the tensors they belong to, so a graph that is
+    /// never run backward is freed with its output.
+    @Test func graphWithoutBackwardIsFreed() {
+        let x = Tensor.randn([2, 5, 12], generator: Generator(seed: 3)).requiringGrad()
+        for (needWeights, dropout) in [(false, Float(0.2)), (true, 0), (true, 0.2)] {
+            weak var output: Tensor?
+            weak var weights: Tensor?
+            do {
+                let result = multiHeadScaledDotProductAttention(
+                    query: AttentionInput(x, columns: 0..<4), key: AttentionInput(x, columns: 4..<8),
+                    value: AttentionInput(x, columns: 8..<12), heads: 2, dropoutP: dropout, needWeights: needWeights)
+                (output, weights) = (result.output, result.weights)
+                #expect(output != nil && (weights != nil) == needWeights)
+            }
+            #expect(output == nil && weights == nil, "needWeights: \(needWeights), dropout \(dropout)")
+        }
+    }
+
     @Test func causalFlagMatchesCausalMask() {
         let g = Generator(seed: 2)
         let (q, k, v) = (Tensor.randn([2, 5, 8], generator: g), Tensor.randn([2, 5, 8], generator: g), Tensor.randn([2, 5, 8], generator: g))
@@ -435,14 +453,26 @@ private func checkFiniteDifferences(
             TransformerEncoderLayer(dModel: 128, heads: 4, feedforward: 256, dropout: 0.1, batchFirst: true)
         }
         let x = Tensor.randn([32, 64, 128])
-        var times: [Double] = []
-        for _ in 0..<12 {
-            let start = Date()
-            encoder.zeroGrad()
-            encoder(x).mean().backward()
-            times.append(Date().timeIntervalSince(start) * 1000)
+        func milliseconds(_ body: () -> Void) -> String {
+            var times: [Double] = []
+            for _ in 0..<12 {
+                let start = Date()
+                body()
+                times.append(Date().timeIntervalSince(start) * 1000)
+            }
+            let steady = times.dropFirst(2).sorted()
+            return String(format: "median %.1f, min %.1f", steady[steady.count / 2], steady.first!)
         }
-        let steady = times.dropFirst(2).sorted()
-        print("AttentionTiming encoder fwd+bwd (ms): median \(steady[steady.count / 2]), min \(steady.first!), threads \(Threads.count)")
+        print("AttentionTiming (threads \(Threads.count), ms)")
+        print("  encoder forward + backward:", milliseconds { encoder.zeroGrad(); encoder(x).mean().backward() })
+        print("  encoder forward (no graph):", milliseconds { _ = noGrad { encoder(x) } })
+        let layer = encoder.layers[0]
+        let leaf = x.copy().requiringGrad()
+        print("  one layer's self-attention block, forward + backward:", milliseconds {
+            layer.selfAttn(leaf, leaf, leaf, needWeights: false).output.mean().backward()
+        })
+        print("  one layer norm, forward + backward:", milliseconds { layer.norm1(leaf).mean().backward() })
+        print("  one dropout, forward + backward:", milliseconds { layer.dropout1(leaf).mean().backward() })
+        print("  one residual add, forward + backward:", milliseconds { (leaf + leaf).mean().backward() })
     }
 }

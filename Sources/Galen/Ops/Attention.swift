@@ -130,12 +130,15 @@ public func multiHeadScaledDotProductAttention(
     let output = plan.combine(dropped)
 
     if needWeights {
-        // Three graph nodes, so that a loss on the weights reaches Q and K.
+        // Three graph nodes, so that a loss on the weights reaches Q and K. The first one's
+        // backward reads the weights through a detached view: capturing the tensor it records
+        // would make a reference cycle, and a graph never run backward would never be freed.
+        let probabilities = weights.detach()
         let recordedWeights = record(weights, "attentionWeights", plan.scoreInputs) { g in
             let gradients = plan.zeroGradients(plan.scoreInputs)
             // The softmax backward works in place, on a copy of the incoming gradient.
             let logitsGradient = plan.scoresBackward(
-                g.copy(), weights: weights, queryGradient: plan.gradient(of: plan.query, gradients, plan.scoreInputs),
+                g.copy(), weights: probabilities, queryGradient: plan.gradient(of: plan.query, gradients, plan.scoreInputs),
                 keyGradient: plan.gradient(of: plan.key, gradients, plan.scoreInputs))
             return plan.withMaskGradient(gradients, plan.scoreInputs, logitsGradient)
         }
@@ -181,6 +184,10 @@ private struct HeadMatrices {
     }
 
     @inline(__always) func matrix(_ group: Int) -> UnsafeMutablePointer<Float> { base + offsets[group] }
+
+    /// Whether every group has its own matrix (no broadcast batch axis), so that groups may be
+    /// written concurrently.
+    var areDistinct: Bool { Set(offsets).count == offsets.count }
 }
 
 /// Whether BLAS can read the matrices of `x` in place: unit column stride, rows not overlapping.
@@ -340,6 +347,19 @@ private final class AttentionPlan {
         HeadMatrices(x, firstColumn: 0, width: valueDepth, heads: heads, batchShape: batchShape)
     }
 
+    /// Runs `product(g)` for every group. OpenBLAS runs a product below its threading threshold
+    /// (m·n·k < 2¹⁸) on one core, so such products are spread over the threads instead — when no
+    /// two groups write the same matrix; otherwise they run in order and BLAS threads each.
+    func forEachGroup(work: Int, distinctTargets: Bool = true, _ product: (Int) -> Void) {
+        if distinctTargets && work < 1 << 18 && groups > 1 {
+            parallelRanges(count: groups, grain: 1) { start, end in
+                for g in start..<end { product(g) }
+            }
+        } else {
+            for g in 0..<groups { product(g) }
+        }
+    }
+
     /// Row grain for the row kernels: enough rows to be worth a thread.
     var rowGrain: Int { Swift.max(1, elementwiseGrain / Swift.max(keys, 1)) }
 
@@ -353,7 +373,7 @@ private final class AttentionPlan {
         if l * s == 0 { return result }
         withExtendedLifetime((query, key)) {
             let (q, k) = (queryMatrices(query), keyMatrices(key))
-            for g in 0..<groups {
+            forEachGroup(work: l * s * d) { g in
                 gemm(false, true, m: l, n: s, k: d, alpha: scale, q.matrix(g), q.leadingDimension,
                      k.matrix(g), k.leadingDimension, beta: 0, p + g * l * s, s)
             }
@@ -414,7 +434,7 @@ private final class AttentionPlan {
         let p = weights.pointer
         withExtendedLifetime(value) {
             let (v, out) = (valueMatrices(value), outputMatrices(result))
-            for g in 0..<groups {
+            forEachGroup(work: l * dv * s) { g in
                 gemm(false, false, m: l, n: dv, k: s, alpha: 1, p + g * l * s, s, v.matrix(g), v.leadingDimension,
                      beta: 0, out.matrix(g), out.leadingDimension)
             }
@@ -456,14 +476,14 @@ private final class AttentionPlan {
         let (p, dp) = (weights.pointer, weightsGradient.pointer)
         withExtendedLifetime((g, value, weights, valueGradient)) {
             let (dOut, v) = (outputMatrices(g), valueMatrices(value))
-            for group in 0..<groups {
+            forEachGroup(work: l * s * dv) { group in
                 // dP = dOut · Vᵀ
                 gemm(false, true, m: l, n: s, k: dv, alpha: 1, dOut.matrix(group), dOut.leadingDimension,
                      v.matrix(group), v.leadingDimension, beta: 0, dp + group * l * s, s)
             }
             if let valueGradient {
                 let dV = valueMatrices(valueGradient)
-                for group in 0..<groups {
+                forEachGroup(work: s * dv * l, distinctTargets: dV.areDistinct) { group in
                     // dV += Pᵀ · dOut (accumulated: groups may share a broadcast V block)
                     gemm(true, false, m: s, n: dv, k: l, alpha: 1, p + group * l * s, s,
                          dOut.matrix(group), dOut.leadingDimension, beta: 1, dV.matrix(group), dV.leadingDimension)
@@ -492,7 +512,7 @@ private final class AttentionPlan {
             let (q, k) = (queryMatrices(query), keyMatrices(key))
             if let queryGradient {
                 let dQ = queryMatrices(queryGradient)
-                for g in 0..<groups {
+                forEachGroup(work: l * d * s, distinctTargets: dQ.areDistinct) { g in
                     // dQ += scale · dZ · K
                     gemm(false, false, m: l, n: d, k: s, alpha: scale, dz + g * l * s, s,
                          k.matrix(g), k.leadingDimension, beta: 1, dQ.matrix(g), dQ.leadingDimension)
@@ -500,7 +520,7 @@ private final class AttentionPlan {
             }
             if let keyGradient {
                 let dK = keyMatrices(keyGradient)
-                for g in 0..<groups {
+                forEachGroup(work: s * d * l, distinctTargets: dK.areDistinct) { g in
                     // dK += scale · dZᵀ · Q
                     gemm(true, false, m: s, n: d, k: l, alpha: scale, dz + g * l * s, s,
                          q.matrix(g), q.leadingDimension, beta: 1, dK.matrix(g), dK.leadingDimension)

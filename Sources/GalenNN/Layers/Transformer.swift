@@ -61,7 +61,9 @@ public final class TransformerEncoderLayer: Module, Layer {
         func selfAttention(_ x: Tensor) -> Tensor {
             dropout1(selfAttn(x, x, x, keyPaddingMask: srcKeyPaddingMask, attentionMask: mask, needWeights: false, isCausal: isCausal).output)
         }
-        func feedforward(_ x: Tensor) -> Tensor { dropout2(linear2(dropout(activation(linear1(x))))) }
+        func feedforward(_ x: Tensor) -> Tensor {
+            dropout2(overRows(x) { linear2(dropout(activation(linear1($0)))) })
+        }
         if normFirst {
             let x = src + selfAttention(norm1(src))
             return x + feedforward(norm2(x))
@@ -159,7 +161,9 @@ public final class TransformerDecoderLayer: Module {
                 x, memory, memory, keyPaddingMask: memoryKeyPaddingMask, attentionMask: memoryMask, needWeights: false,
                 isCausal: memoryIsCausal).output)
         }
-        func feedforward(_ x: Tensor) -> Tensor { dropout3(linear2(dropout(activation(linear1(x))))) }
+        func feedforward(_ x: Tensor) -> Tensor {
+            dropout3(overRows(x) { linear2(dropout(activation(linear1($0)))) })
+        }
         if normFirst {
             var x = tgt + selfAttention(norm1(tgt))
             x = x + crossAttention(norm2(x))

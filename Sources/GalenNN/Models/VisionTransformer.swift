@@ -11,7 +11,7 @@ import Galen
 /// `position_embedding.weight` (1 + patches, dim), `encoder.layers.<i>.…` (PyTorch's
 /// nn.TransformerEncoderLayer with norm_first=True, batch_first=True, activation="gelu"),
 /// `encoder.norm.{weight,bias}`, `head.{weight,bias}` — a PyTorch twin built from those modules
-/// loads the same state dict.
+/// loads the same state dict. Layer norms use ε = 1e-6, as timm's ViT.
 ///
 /// Initialization: PyTorch's defaults for the convolution, linear and attention layers (what the
 /// twin gets), and, as timm, a normal distribution with std 0.02 truncated at ±2 std for the class
