@@ -35,6 +35,10 @@ private func makeModel(_ name: String, _ config: [String: String]) throws -> any
     case "unet", "unet_bilinear":
         return UNet(inChannels: try int("in_channels"), classes: try int("classes"), depth: try int("depth"),
                     baseWidth: try int("base_width"), bilinear: try int("bilinear") == 1)
+    case "vit":
+        return VisionTransformer(imageSize: try int("image_size"), patchSize: try int("patch_size"), inChannels: try int("in_channels"),
+                                 classes: try int("classes"), dim: try int("dim"), depth: try int("depth"), heads: try int("heads"),
+                                 mlpDim: try int("mlp_dim"))
     default: throw DataFormatError(source: name, message: "no Galen model for this fixture")
     }
 }
@@ -75,7 +79,7 @@ private func expectClose(
     return worst.error / scale
 }
 
-private let smallCases = ["mlp", "lenet", "resnet18_28", "resnet50_28", "resnet18", "resnet50", "unet", "unet_bilinear"]
+private let smallCases = ["mlp", "lenet", "resnet18_28", "resnet50_28", "resnet18", "resnet50", "unet", "unet_bilinear", "vit"]
 
 @Suite struct ModelZooParity {
     /// PyTorch's initial weights load strictly; eval and train outputs, the loss, every parameter

@@ -131,3 +131,31 @@ extension Thread {
         return result!
     }
 }
+
+/// A graph that is built but never backpropagated (evaluation without noGrad, an exception
+/// mid-step) must be freed with its last tensor: no backward closure may hold its own output.
+@Suite struct GraphLifetime {
+    static let ops: [(String, @Sendable (Tensor) -> Tensor)] = [
+        ("exp", { $0.exp() }), ("sqrt", { ($0 * $0 + 1).sqrt() }), ("pow", { ($0 * $0 + 1).pow(Tensor(scalar: 1.5)) }),
+        ("rdiv", { 1 / ($0 * $0 + 1) }), ("sigmoid", { sigmoid($0) }), ("tanh", { tanh($0) }),
+        ("softmax", { softmax($0, axis: 1) }), ("logSoftmax", { logSoftmax($0, axis: 1) }),
+        ("layerNorm", { layerNorm($0, normalizedShape: [5], weight: nil, bias: nil) }),
+        ("recurrentLayer", { x in
+            recurrentLayer(.lstm, input: x.reshaped([4, 1, 5]), hidden: Tensor.zeros([1, 2]), cell: Tensor.zeros([1, 2]),
+                           weightIH: Tensor.ones([8, 5]), weightHH: Tensor.ones([8, 2]), biasIH: nil, biasHH: nil).output
+        }),
+    ]
+
+    @Test(arguments: ops.map(\.0))
+    func outputIsFreedWithoutBackward(_ name: String) {
+        let op = Self.ops.first { $0.0 == name }!.1
+        let x = Tensor.randn([4, 5], generator: Generator(seed: 1)).requiringGrad()
+        weak var output: Tensor?
+        do {
+            let y = op(x)
+            #expect(y.requiresGrad)
+            output = y
+        }
+        #expect(output == nil, "\(name): the output outlives its last reference (a reference cycle through its backward)")
+    }
+}

@@ -118,16 +118,18 @@ public func gelu(_ x: Tensor, approximate: GeluApproximation = .none) -> Tensor 
 /// 1 / (1 + e^−x).
 public func sigmoid(_ x: Tensor) -> Tensor {
     let result = mapVectorized(x) { VectorMath.sigmoid($0, $1, count: $2) }
+    let saved = result.detach()
     return record(result, "sigmoid", [x]) { g in
-        [mapBinary(g, result.detach(), SigmoidGradKernel(), op: "sigmoid backward")]
+        [mapBinary(g, saved, SigmoidGradKernel(), op: "sigmoid backward")]
     }
 }
 
 /// Hyperbolic tangent.
 public func tanh(_ x: Tensor) -> Tensor {
     let result = mapVectorized(x) { VectorMath.tanh($0, $1, count: $2) }
+    let saved = result.detach()
     return record(result, "tanh", [x]) { g in
-        [mapBinary(g, result.detach(), TanhGradKernel(), op: "tanh backward")]
+        [mapBinary(g, saved, TanhGradKernel(), op: "tanh backward")]
     }
 }
 

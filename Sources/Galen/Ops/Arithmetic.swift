@@ -87,7 +87,8 @@ public func * (a: Float, b: Tensor) -> Tensor { b * a }
 public func / (a: Tensor, b: Float) -> Tensor { a * (1 / b) }
 public func / (a: Float, b: Tensor) -> Tensor {
     let result = mapUnary(b, ReciprocalTimesKernel(value: a))
-    return record(result, "rdiv", [b]) { g in [-g * result.detach() / b] }
+    let saved = result.detach()
+    return record(result, "rdiv", [b]) { g in [-g * saved / b] }
 }
 
 public prefix func - (a: Tensor) -> Tensor {
@@ -137,22 +138,25 @@ extension Tensor {
     /// Raises each element to the power in `exponent` (broadcast).
     public func pow(_ exponent: Tensor) -> Tensor {
         let result = mapBinary(self, exponent, PowKernel(), op: "pow")
+        let saved = result.detach()
         return record(result, "pow", [self, exponent]) { g in
             [self.requiresGrad ? (g * exponent * self.pow(exponent - 1)).sumToShape(self.shape) : nil,
-             exponent.requiresGrad ? (g * result.detach() * self.log()).sumToShape(exponent.shape) : nil]
+             exponent.requiresGrad ? (g * saved * self.log()).sumToShape(exponent.shape) : nil]
         }
     }
 
     /// Square root.
     public func sqrt() -> Tensor {
         let result = mapUnary(self, SqrtKernel())
-        return record(result, "sqrt", [self]) { g in [g / (result.detach() * 2)] }
+        let saved = result.detach()
+        return record(result, "sqrt", [self]) { g in [g / (saved * 2)] }
     }
 
     /// e^x.
     public func exp() -> Tensor {
         let result = mapVectorized(self) { VectorMath.exp($0, $1, count: $2) }
-        return record(result, "exp", [self]) { g in [g * result.detach()] }
+        let saved = result.detach()
+        return record(result, "exp", [self]) { g in [g * saved] }
     }
 
     /// Natural logarithm.

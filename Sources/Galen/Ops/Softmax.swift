@@ -73,19 +73,23 @@ private func softmaxKernel(_ x: Tensor, axis: Int, form: SoftmaxForm, op: String
 /// e^x normalized to sum to 1 along `axis`.
 public func softmax(_ x: Tensor, axis: Int = -1) -> Tensor {
     let (result, _) = softmaxKernel(x, axis: axis, form: .probabilities, op: "softmax")
+    // The closure keeps a detached view of the output, never the output itself: capturing the
+    // output would make a reference cycle through its gradFunction, leaking every graph that is
+    // built but never backpropagated.
+    let y = result.detach()
     return record(result, "softmax", [x]) { g in
         // dx = y ⊙ (g − Σ g⊙y)
-        let y = result.detach()
-        return [y * (g - (g * y).sum(axis: axis, keepDims: true))]
+        [y * (g - (g * y).sum(axis: axis, keepDims: true))]
     }
 }
 
 /// log(softmax(x)) along `axis`, without forming the probabilities (no underflow to −∞).
 public func logSoftmax(_ x: Tensor, axis: Int = -1) -> Tensor {
     let (result, _) = softmaxKernel(x, axis: axis, form: .logProbabilities, op: "logSoftmax")
+    let saved = result.detach()
     return record(result, "logSoftmax", [x]) { g in
         // dx = g − softmax(x) ⊙ Σ g
-        [g - result.detach().exp() * g.sum(axis: axis, keepDims: true)]
+        [g - saved.exp() * g.sum(axis: axis, keepDims: true)]
     }
 }
 
