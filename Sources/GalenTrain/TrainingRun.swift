@@ -296,12 +296,20 @@ public final class TrainingRun {
             ("model", "\(c.model), \(model.parameterCount()) parameters"),
             ("optimizer", "\(c.optimizer), lr \(c.learningRate), weight decay \(c.weightDecay)"),
             ("schedule", c.scheduler), ("epochs", "\(c.epochs)"), ("batch size", "\(c.batchSize)"),
-            ("augmentation", data.isImage ? c.augment : "none (not images)"), ("normalization", c.normalization == "medmnist" ? "pixel/255, mean 0.5, std 0.5" : "pixel/255"),
+            ("augmentation", data.isImage ? c.augment : "none (not images)"),
+            ("normalization", !data.isImage ? "the dataset's own (see Data above)"
+                : c.normalization == "medmnist" ? "pixel/255, mean 0.5, std 0.5" : "pixel/255"),
             ("seed", "\(c.seed)"), ("threads", "\(Threads.count)"),
         ]
         settings.append(("machine", machineDescription()))
+        let examples = switch data.sequence {
+        case .signal?: "signal windows"
+        case .tokens?: "sequences"
+        case nil: data.isImage ? "images" : "records"
+        }
         return RunDescription(title: "\(c.model) on \(data.name)", dataset: data.name, datasetDetails: data.description,
-                              model: c.model, task: data.task, classNames: data.classNames, settings: settings)
+                              model: c.model, task: data.task, classNames: data.classNames, settings: settings,
+                              examples: examples)
     }
 
     /// config.json: the training configuration (which `--config` and `--resume` read back), plus

@@ -7,7 +7,7 @@ extension RunReport {
     public func modelCard() -> String {
         var out = "# Model card: \(run.model) on \(run.dataset)\n\n"
         out += "## Intended use\n"
-        out += "Research and teaching: \(run.task.description) of \(run.dataset) images"
+        out += "Research and teaching: \(run.task.description) of \(run.dataset) \(run.examples)"
         if !run.classNames.isEmpty { out += " (classes: \(run.classNames.joined(separator: ", ")))" }
         out += ". It is not a medical device and must not be used to diagnose or treat patients.\n\n"
         out += "## Data\n\(run.datasetDetails)\n\n"
@@ -36,12 +36,14 @@ extension RunReport {
         ## Limitations
         - The numbers hold for data like the \(run.split) split: same source, acquisition and preprocessing. Performance on other \
         hospitals, devices or populations is unknown until measured there.
-        - Confidence intervals resample examples; when one patient contributes several images the true uncertainty is larger \
-        (pass patient ids to resample by patient).
+        - Confidence intervals resample examples; when one patient contributes several \(run.examples) the true uncertainty is \
+        larger (pass patient ids to resample by patient).
         - The \(run.split) split was used once, after model selection on validation data.
-        - Low-resolution inputs lose detail a clinician would use; errors on borderline cases should be expected.
 
         """
+        if run.examples == "images" {
+            out += "- Low-resolution inputs lose detail a clinician would use; errors on borderline cases should be expected.\n"
+        }
         return out
     }
 }

@@ -47,10 +47,13 @@ public struct RunDescription: Sendable {
     /// Ordered (name, value) pairs: optimizer, epochs, seed, threads, machine, Galen version...
     public var settings: [(String, String)]
     public var split: String
+    /// What one example is, in the plural: "images", "beat windows", "sequences", "records".
+    public var examples: String
 
     public init(title: String, dataset: String, datasetDetails: String, model: String, task: TrainingTask,
-                classNames: [String], settings: [(String, String)], split: String = "test") {
+                classNames: [String], settings: [(String, String)], split: String = "test", examples: String = "images") {
         self.title = title
+        self.examples = examples
         self.dataset = dataset
         self.datasetDetails = datasetDetails
         self.model = model
