@@ -189,9 +189,10 @@ public func recurrentLayer(
     let result = record(packed, op, inputs) { gradient in
         let upstream = gradient.contiguousValues()
         let g = gateValues.pointer
-        let gradGates = Tensor.zeros([rows, gates])
+        // Every row is written below: gate gradients for active steps, zeros for padded ones.
+        let gradGates = Tensor(uninitializedShape: [rows, gates])
         // GRU's hidden-side gate gradients differ from the input side's in the n-part (× r).
-        let gradHiddenGates = kind == .gru ? Tensor.zeros([rows, gates]) : gradGates
+        let gradHiddenGates = kind == .gru ? Tensor(uninitializedShape: [rows, gates]) : gradGates
         let dh = Tensor(uninitializedShape: [batch, width])
         dh.pointer.update(from: upstream.pointer + outputCount, count: stateCount)
         let dc = kind == .lstm ? Tensor(uninitializedShape: [batch, width]) : nil
@@ -204,7 +205,11 @@ public func recurrentLayer(
             let dgt = gradGates.pointer + t * batch * gates
             let dght = gradHiddenGates.pointer + t * batch * gates
             for b in 0..<batch {
-                guard lengths.map({ t < $0[b] }) ?? true else { continue }
+                guard lengths.map({ t < $0[b] }) ?? true else {
+                    (dgt + b * gates).update(repeating: 0, count: gates)
+                    (dght + b * gates).update(repeating: 0, count: gates)
+                    continue
+                }
                 let index = (t * batch + b) * width
                 let row = g + (t * batch + b) * gates
                 let dgRow = dgt + b * gates
@@ -324,13 +329,12 @@ private func addRowBias(
     }
 }
 
-/// The column sums of a row-major (rows × columns) buffer, as a tensor of shape [columns].
+/// The column sums of a row-major (rows × columns) buffer, as a tensor of shape [columns]: one
+/// matrix-vector product with a vector of ones.
 private func columnSums(_ buffer: UnsafeMutablePointer<Float>, rows: Int, columns: Int) -> Tensor {
     let result = Tensor.zeros([columns])
-    let sums = result.pointer
-    for r in 0..<rows {
-        let row = buffer + r * columns
-        for j in 0..<columns { sums[j] += row[j] }
-    }
+    let ones = [Float](repeating: 1, count: rows)
+    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), 1, buffer, Int32(columns), ones, 1, 0,
+                result.pointer, 1)
     return result
 }
