@@ -150,7 +150,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a model's weights (Galen's or PyTorch's safetensors) on a split; writes metrics.json, predictions.csv and report.html.")
 
-    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).") var model: String
+    @Option(help: "Model: \(ModelZoo.allNames.joined(separator: ", ")).") var model: String
     @Option(help: "Weights file (.safetensors) with the model's state-dict names.") var weights: String
     @Option(help: "Dataset name or path, as for galen train.") var data: String
     @Option(help: "Column to predict, for CSV data.") var target: String?
@@ -158,7 +158,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Output folder.") var output: String
     @Option(help: "Image scaling: medmnist or unit.") var normalization = "medmnist"
     @Option(help: "Bootstrap resamples for the confidence intervals.") var bootstrap = 1000
-    @Option(help: "Seed for the bootstrap (and the split of CSV data).") var seed: UInt64 = 0
+    @Option(help: "Seed for the bootstrap and for the split (and vocabulary) of CSV, peptide and SMILES data: use the training run's seed.") var seed: UInt64 = 0
 
     func run() throws {
         try reportingErrors {
