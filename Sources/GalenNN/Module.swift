@@ -25,6 +25,13 @@ public final class Buffer {
     }
 }
 
+/// A layer that draws random numbers in training (dropout masks) from a generator of its own.
+/// Trainers find these generators through this protocol, save their states in checkpoints and
+/// restore them on resume, so a resumed run draws the same masks as an uninterrupted one.
+public protocol DrawsRandomNumbers: AnyObject {
+    var generator: Generator { get }
+}
+
 /// Errors from loading state into a module; each names the key at fault.
 public enum StateDictError: Error, CustomStringConvertible, Equatable {
     case missingKeys([String])

@@ -37,7 +37,7 @@ public struct CharacterCorpus: Sendable {
     }
 }
 
-/// Settings of `trainLanguageModel`.
+/// Settings of `LanguageModelTraining`.
 public struct LanguageModelConfiguration: Sendable {
     public var objective = LanguageModelObjective.causal
     /// Longest sequence the model reads (longer ones are cut).

@@ -11,7 +11,8 @@ extension PreparedData {
     /// Bundled sequence datasets (signals and token sequences).
     public static let bundledSequences = ["mitbih-100", "amp-peptides", "esol"]
 
-    static func bundledFile(_ relativePath: String) throws -> String {
+    /// The path of a file in the bundled `Data/` folder.
+    public static func bundledFile(_ relativePath: String) throws -> String {
         guard let folder = DataDirectory.bundledFolders().first else {
             throw ConfigurationError(key: "data", message: "the bundled Data/ folder was not found (run from the repository)")
         }
@@ -76,9 +77,8 @@ extension PreparedData {
     /// AMPvsUniProt (modlamp): 5200 peptides, antimicrobial (1) or random UniProt (0), one token
     /// per amino acid; a stratified 70/15/15 split.
     static func ampPeptides(seed: UInt64) throws -> PreparedData {
-        let path = try bundledFile("sequences/AMPvsUniProt.csv")
-        // scikit-learn's layout: a first line "count,features,class names…", then sequence,label rows.
-        let table = try CSVTable(contentsOf: path, options: CSVOptions(skipLines: 1, hasHeader: false))
+        let path = try bundledFile(BundledCorpus.peptidesFile)
+        let table = try BundledCorpus.peptideTable(path)
         let labels = try table.column("1").map { $0?.trimmingCharacters(in: .whitespaces) ?? "" }
         let split = DataSplit.stratified(labels: labels, validation: 0.15, test: 0.15, seed: seed)
         return try tokenData(table: table, split: split, sequence: "0", target: "1", task: .classification,
@@ -90,7 +90,7 @@ extension PreparedData {
     /// ESOL (Delaney): 1128 molecules, measured log solubility (mol/L) from the SMILES string, one
     /// token per character; a random 80/10/10 split.
     static func esol(seed: UInt64) throws -> PreparedData {
-        let path = try bundledFile("molecules/delaney-processed.csv")
+        let path = try bundledFile(BundledCorpus.solubilityFile)
         let table = try CSVTable(contentsOf: path)
         let split = DataSplit.random(count: table.rowCount, validation: 0.1, test: 0.1, seed: seed)
         return try tokenData(table: table, split: split, sequence: "smiles", target: "measured log solubility in mols per litre",
@@ -112,6 +112,43 @@ extension PreparedData {
             description: "\(about) (seed \(seed)): train \(split.train.count), validation \(split.validation.count), "
                 + "test \(split.test.count); \(prep.vocabulary.count) tokens, sequences up to \(prep.maxLength)",
             name: name, sequence: .tokens(vocabulary: prep.vocabulary.count, maxLength: prep.maxLength))
+    }
+}
+
+/// The bundled text corpora for the commands that read sequences without a training task
+/// (`galen lm`, `galen word2vec`).
+public enum BundledCorpus {
+    static let peptidesFile = "sequences/AMPvsUniProt.csv"
+    static let solubilityFile = "molecules/delaney-processed.csv"
+
+    /// A peptide table in scikit-learn's layout: a first line "count,features,class names…", then
+    /// sequence,label rows (columns "0" and "1").
+    static func peptideTable(_ path: String) throws -> CSVTable {
+        try CSVTable(contentsOf: path, options: CSVOptions(skipLines: 1, hasHeader: false))
+    }
+
+    /// Peptides and their 0/1 labels (1: antimicrobial), from the bundled AMPvsUniProt or a file
+    /// in its layout. A label other than 0 or 1 throws naming the line.
+    public static func peptides(path: String? = nil) throws -> (sequences: [String], labels: [Int]) {
+        let path = try path ?? PreparedData.bundledFile(peptidesFile)
+        let table = try peptideTable(path)
+        guard table.columnNames.count >= 2 else {
+            throw DataFormatError(source: path, message: "needs a sequence column and a label column")
+        }
+        let sequences = try table.column("0").map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }
+        let labels = try table.column("1").enumerated().map { row, value -> Int in
+            guard let label = Int(value?.trimmingCharacters(in: .whitespaces) ?? ""), label == 0 || label == 1 else {
+                throw DataFormatError(source: path, message: "line \(table.line(ofRow: row)): the label must be 0 or 1, got '\(value ?? "")'")
+            }
+            return label
+        }
+        return (sequences, labels)
+    }
+
+    /// The SMILES strings of the bundled ESOL set.
+    public static func smiles() throws -> [String] {
+        let table = try CSVTable(contentsOf: PreparedData.bundledFile(solubilityFile))
+        return try table.column("smiles").map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }
 

@@ -113,7 +113,7 @@ public final class Trainer {
 
     public private(set) var state = TrainerState()
     /// The random generators training draws from, saved in checkpoints: `Generator.default` and
-    /// any other generator a dropout layer of the model holds.
+    /// any other generator a layer of the model draws from (`DrawsRandomNumbers`).
     public let generators: [Generator]
     /// The best weights seen, when `directory` is nil.
     public private(set) var bestWeights: [String: Tensor]?
@@ -129,8 +129,7 @@ public final class Trainer {
         self.validationMetrics = { predictions in predictions.summaryMetrics() }
         var generators = [Generator.default]
         for (_, module) in model.namedModules() {
-            let held = (module as? Dropout)?.generator ?? (module as? Dropout2d)?.generator
-                ?? (module as? RecurrentNetwork)?.generator
+            let held = (module as? DrawsRandomNumbers)?.generator
             if let held, !generators.contains(where: { $0 === held }) { generators.append(held) }
         }
         self.generators = generators

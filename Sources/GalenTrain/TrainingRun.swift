@@ -49,10 +49,7 @@ public struct PreparedData {
             return try medMNIST(path: location.path, info: info, normalization: normalization)
         }
         if data == "breast-cancer-wisconsin" {
-            guard let folder = DataDirectory.bundledFolders().first else {
-                throw ConfigurationError(key: "data", message: "the bundled Data/ folder was not found (run from the repository)")
-            }
-            return try sklearnTable(path: folder + "/tabular/breast_cancer.csv", name: data, seed: configuration.seed)
+            return try sklearnTable(path: bundledFile("tabular/breast_cancer.csv"), name: data, seed: configuration.seed)
         }
         switch data {
         case "mitbih-100": return try mitbih100()

@@ -75,18 +75,10 @@ struct LanguageModel: ParsableCommand {
     }
 
     func corpusTexts() throws -> [String] {
-        guard let folder = DataDirectory.bundledFolders().first else {
-            throw CommandFailure("the bundled Data/ folder was not found (run from the repository)")
-        }
         switch data {
-        case "amp-peptides":
-            let table = try CSVTable(contentsOf: folder + "/sequences/AMPvsUniProt.csv", options: CSVOptions(skipLines: 1, hasHeader: false))
-            return try table.column("0").map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        case "esol":
-            let table = try CSVTable(contentsOf: folder + "/molecules/delaney-processed.csv")
-            return try table.column("smiles").map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        default:
-            throw CommandFailure("--data must be amp-peptides or esol, got '\(data)'")
+        case "amp-peptides": return try BundledCorpus.peptides().sequences.filter { !$0.isEmpty }
+        case "esol": return try BundledCorpus.smiles()
+        default: throw CommandFailure("--data must be amp-peptides or esol, got '\(data)'")
         }
     }
 }

@@ -36,16 +36,7 @@ struct Word2Vec: ParsableCommand {
             guard dimension > 0, window > 0, negatives > 0, epochs > 0, minCount > 0 else {
                 throw CommandFailure("--dimension, --window, --negatives, --epochs and --min-count must be positive")
             }
-            let path = try data ?? bundledPath("sequences/AMPvsUniProt.csv")
-            let table = try CSVTable(contentsOf: path, options: CSVOptions(skipLines: 1, hasHeader: false))
-            guard table.columnNames.count >= 2 else { throw CommandFailure("\(path): needs a sequence column and a label column") }
-            let sequences = try table.column(table.columnNames[0]).map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }
-            let labels = try table.column(table.columnNames[1]).enumerated().map { row, value -> Int in
-                guard let label = Int(value?.trimmingCharacters(in: .whitespaces) ?? ""), label == 0 || label == 1 else {
-                    throw CommandFailure("\(path): line \(table.line(ofRow: row)): the label must be 0 or 1, got \(value ?? "nothing")")
-                }
-                return label
-            }
+            let (sequences, labels) = try BundledCorpus.peptides(path: data)
             let corpus = KmerCorpus(sequences: sequences, k: k, minCount: minCount)
             print("corpus: \(sequences.count) sequences, \(corpus.vocabulary.count) distinct \(k)-mers seen ≥ \(minCount) times")
             var c = Word2VecConfiguration()
@@ -72,12 +63,5 @@ struct Word2Vec: ParsableCommand {
                 print("wrote \(output)/vectors.safetensors (in_embed.weight row i = vocabulary.tsv line i) and vocabulary.tsv")
             }
         }
-    }
-
-    func bundledPath(_ relative: String) throws -> String {
-        guard let folder = DataDirectory.bundledFolders().first else {
-            throw CommandFailure("the bundled Data/ folder was not found; pass --data FILE")
-        }
-        return folder + "/" + relative
     }
 }

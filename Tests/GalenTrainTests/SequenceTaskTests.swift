@@ -79,11 +79,8 @@ private func temporaryDirectory() -> String {
     /// word2vec on the peptides lowers its loss, repeats from the seed and gives vectors that
     /// separate antimicrobial peptides from random UniProt ones better than chance.
     @Test func word2vecLearnsUsefulVectors() throws {
-        let table = try CSVTable(contentsOf: DataDirectory.bundledFolders().first! + "/sequences/AMPvsUniProt.csv",
-                                 options: CSVOptions(skipLines: 1, hasHeader: false))
-        let rows = Array(0..<table.rowCount).filter { $0 % 4 == 0 }
-        let sequences = try table.column("0").map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }
-        let labels = try table.column("1").map { Int(($0 ?? "").trimmingCharacters(in: .whitespaces))! }
+        let (sequences, labels) = try BundledCorpus.peptides()
+        let rows = Array(sequences.indices).filter { $0 % 4 == 0 }
         let corpus = KmerCorpus(sequences: rows.map { sequences[$0] }, k: 3, minCount: 2)
         var c = Word2VecConfiguration()
         (c.epochs, c.dimension) = (2, 16)
@@ -98,9 +95,7 @@ private func temporaryDirectory() -> String {
     /// One epoch of each language-model objective beats the unigram baseline on held-out peptides.
     @Test(arguments: LanguageModelObjective.allCases)
     func languageModelsBeatTheUnigramBaseline(_ objective: LanguageModelObjective) throws {
-        let table = try CSVTable(contentsOf: DataDirectory.bundledFolders().first! + "/sequences/AMPvsUniProt.csv",
-                                 options: CSVOptions(skipLines: 1, hasHeader: false))
-        let texts = try table.column("0").map { ($0 ?? "").trimmingCharacters(in: .whitespaces) }
+        let texts = try BundledCorpus.peptides().sequences
         // The file lists the antimicrobial peptides first: interleaved rows keep both kinds on both sides.
         let train = CharacterCorpus(texts: texts.indices.filter { $0 % 2 == 0 }.map { texts[$0] })
         let held = CharacterCorpus(texts: texts.indices.filter { $0 % 10 == 1 }.map { texts[$0] }, vocabulary: train.vocabulary)

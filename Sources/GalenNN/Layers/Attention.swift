@@ -6,7 +6,7 @@ import Galen
 ///
 /// Inputs are (L, N, E) or, with `batchFirst`, (N, L, E); unbatched (L, E) inputs work too. Keys
 /// and values must have E features (PyTorch's kdim = vdim = embed_dim).
-public final class MultiheadAttention: Module {
+public final class MultiheadAttention: Module, DrawsRandomNumbers {
     public let inProjWeight: Tensor
     public let inProjBias: Tensor?
     public let outProj: Linear
@@ -168,7 +168,7 @@ func overRows(_ x: Tensor, _ transform: (Tensor) -> Tensor) -> Tensor {
 /// keys, and the weighted sum of the values. Keys `query_projection.weight` (hidden, queryFeatures),
 /// `key_projection.weight` (hidden, keyFeatures) and `score_projection.weight` (1, hidden), all
 /// without bias, `Linear`-initialized.
-public final class AdditiveAttention: Module {
+public final class AdditiveAttention: Module, DrawsRandomNumbers {
     public let queryProjection: Linear
     public let keyProjection: Linear
     public let scoreProjection: Linear

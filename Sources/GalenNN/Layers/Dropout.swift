@@ -1,7 +1,7 @@
 import Galen
 
 /// Zeroes elements with probability p in training and scales the rest by 1/(1−p).
-public final class Dropout: Module, Layer {
+public final class Dropout: Module, Layer, DrawsRandomNumbers {
     public let p: Float
     public let generator: Generator
 
@@ -16,7 +16,7 @@ public final class Dropout: Module, Layer {
 }
 
 /// Zeroes whole channels of (N, C, H, W) with probability p in training (PyTorch's Dropout2d).
-public final class Dropout2d: Module, Layer {
+public final class Dropout2d: Module, Layer, DrawsRandomNumbers {
     public let p: Float
     public let generator: Generator
 

@@ -17,7 +17,7 @@ public struct RecurrentOutput {
 ///
 /// Variable-length batches take `lengths` (or a mask): the result equals PyTorch's
 /// `pack_padded_sequence` → RNN → `pad_packed_sequence`, without sorting.
-open class RecurrentNetwork: Module {
+open class RecurrentNetwork: Module, DrawsRandomNumbers {
     public let kind: RecurrentCell
     public let inputSize: Int
     public let hiddenSize: Int
