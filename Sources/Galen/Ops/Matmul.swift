@@ -35,6 +35,7 @@ func sgemm(
     _ b: UnsafePointer<Float>, _ opB: MatrixOperand,
     _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, beta: Float = 0
 ) {
+    Threads.configure()
     cblas_sgemm(
         CblasRowMajor, opA.transpose, opB.transpose, Int32(m), Int32(n), Int32(k),
         1, a, Int32(opA.leadingDimension), b, Int32(opB.leadingDimension), beta, c, Int32(n))

@@ -58,6 +58,18 @@ public func recurrentLayer(
     weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?,
     lengths: [Int]? = nil, reverse: Bool = false, truncation: Int? = nil
 ) -> RecurrentLayerOutput {
+    recurrentLayer(kind, input: input, hidden: hidden, cell: cell, weightIH: weightIH, weightHH: weightHH,
+                   biasIH: biasIH, biasHH: biasHH, lengths: lengths, reverse: reverse, truncation: truncation,
+                   threads: Threads.count)
+}
+
+/// `recurrentLayer` with the recurrence split over `threads` blocks of sequences (1: the plain
+/// reference path, one block, multi-threaded GEMMs), so tests can compare the two paths.
+func recurrentLayer(
+    _ kind: RecurrentCell, input: Tensor, hidden: Tensor, cell: Tensor?,
+    weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?,
+    lengths: [Int]?, reverse: Bool, truncation: Int?, threads: Int
+) -> RecurrentLayerOutput {
     let op = "recurrentLayer(\(kind.rawValue))"
     check(input.rank == 3, "\(op): input must be (T, B, features), got \(input.shape)")
     let (steps, batch, features) = (input.shape[0], input.shape[1], input.shape[2])
@@ -120,63 +132,71 @@ public func recurrentLayer(
     addRowBias(g, rows: rows, columns: gates, bIH?.pointer, kind == .gru ? nil : bHH?.pointer)
 
     let hiddenProjection = kind == .gru ? TensorStorage(uninitializedCount: batch * gates) : nil
-    for t in processingOrder(steps, reverse: reverse) {
-        let gt = g + t * batch * gates
-        hiddenBefore.pointer.advanced(by: t * stateCount).update(from: hState, count: stateCount)
-        if let cState { cellBefore!.pointer.advanced(by: t * stateCount).update(from: cState, count: stateCount) }
-        if let hiddenProjection {
-            // GRU keeps W_hh h + b_hh apart: its n-part is scaled by r before joining the input part.
-            let gh = hiddenProjection.pointer
-            sgemm(hState, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-                  wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
-                  gh, m: batch, n: gates, k: width)
-            addRowBias(gh, rows: batch, columns: gates, bHH?.pointer, nil)
-        } else {
-            sgemm(hState, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-                  wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
-                  gt, m: batch, n: gates, k: width, beta: 1)
-        }
-        for b in 0..<batch {
-            let row = gt + b * gates
-            let h = hState + b * width
-            let o = out + (t * batch + b) * width
-            let active = lengths.map { t < $0[b] } ?? true
-            switch kind {
-            case .rnnTanh:
-                VectorMath.tanh(row, row, count: width)
-            case .rnnRelu:
-                for j in 0..<width { row[j] = Swift.max(row[j], 0) }
-            case .lstm:
-                VectorMath.sigmoid(row, row, count: 2 * width)
-                VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
-                VectorMath.sigmoid(row + 3 * width, row + 3 * width, count: width)
-                guard active else { break }
-                let c = cState! + b * width
-                let tc = cellTanh!.pointer + (t * batch + b) * width
-                for j in 0..<width { c[j] = row[width + j] * c[j] + row[j] * row[2 * width + j] }
-                VectorMath.tanh(c, tc, count: width)
-                for j in 0..<width { h[j] = row[3 * width + j] * tc[j] }
-            case .gru:
-                let gh = hiddenProjection!.pointer + b * gates
-                for j in 0..<(2 * width) { row[j] += gh[j] }
-                VectorMath.sigmoid(row, row, count: 2 * width)
-                let hn = hiddenCandidate!.pointer + (t * batch + b) * width
-                for j in 0..<width {
-                    hn[j] = gh[2 * width + j]
-                    row[2 * width + j] += row[j] * hn[j]
-                }
-                VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
-                guard active else { break }
-                for j in 0..<width {
-                    let z = row[width + j]
-                    h[j] = (1 - z) * row[2 * width + j] + z * h[j]
-                }
+    // The recurrence couples steps, not sequences: each thread runs every step for its own block
+    // of sequences, with single-threaded GEMMs, so the steps pay no cross-thread barrier.
+    recurrenceBlocks(batch: batch, threads: threads) { first, end in
+        let blockStates = (end - first) * width
+        for t in processingOrder(steps, reverse: reverse) {
+            let gt = g + t * batch * gates
+            let stepState = t * stateCount + first * width
+            hiddenBefore.pointer.advanced(by: stepState).update(from: hState + first * width, count: blockStates)
+            if let cState {
+                cellBefore!.pointer.advanced(by: stepState).update(from: cState + first * width, count: blockStates)
             }
-            if active {
-                if kind == .rnnTanh || kind == .rnnRelu { h.update(from: row, count: width) }
-                o.update(from: h, count: width)
+            if let hiddenProjection {
+                // GRU keeps W_hh h + b_hh apart: its n-part is scaled by r before joining the input part.
+                let gh = hiddenProjection.pointer + first * gates
+                sgemm(hState + first * width, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                      wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
+                      gh, m: end - first, n: gates, k: width)
+                addRowBias(gh, rows: end - first, columns: gates, bHH?.pointer, nil)
             } else {
-                o.update(repeating: 0, count: width)
+                sgemm(hState + first * width, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                      wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
+                      gt + first * gates, m: end - first, n: gates, k: width, beta: 1)
+            }
+            for b in first..<end {
+                let row = gt + b * gates
+                let h = hState + b * width
+                let o = out + (t * batch + b) * width
+                let active = lengths.map { t < $0[b] } ?? true
+                switch kind {
+                case .rnnTanh:
+                    VectorMath.tanh(row, row, count: width)
+                case .rnnRelu:
+                    for j in 0..<width { row[j] = Swift.max(row[j], 0) }
+                case .lstm:
+                    VectorMath.sigmoid(row, row, count: 2 * width)
+                    VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
+                    VectorMath.sigmoid(row + 3 * width, row + 3 * width, count: width)
+                    guard active else { break }
+                    let c = cState! + b * width
+                    let tc = cellTanh!.pointer + (t * batch + b) * width
+                    for j in 0..<width { c[j] = row[width + j] * c[j] + row[j] * row[2 * width + j] }
+                    VectorMath.tanh(c, tc, count: width)
+                    for j in 0..<width { h[j] = row[3 * width + j] * tc[j] }
+                case .gru:
+                    let gh = hiddenProjection!.pointer + b * gates
+                    for j in 0..<(2 * width) { row[j] += gh[j] }
+                    VectorMath.sigmoid(row, row, count: 2 * width)
+                    let hn = hiddenCandidate!.pointer + (t * batch + b) * width
+                    for j in 0..<width {
+                        hn[j] = gh[2 * width + j]
+                        row[2 * width + j] += row[j] * hn[j]
+                    }
+                    VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
+                    guard active else { break }
+                    for j in 0..<width {
+                        let z = row[width + j]
+                        h[j] = (1 - z) * row[2 * width + j] + z * h[j]
+                    }
+                }
+                if active {
+                    if kind == .rnnTanh || kind == .rnnRelu { h.update(from: row, count: width) }
+                    o.update(from: h, count: width)
+                } else {
+                    o.update(repeating: 0, count: width)
+                }
             }
         }
     }
@@ -201,76 +221,79 @@ public func recurrentLayer(
         let fromGates = TensorStorage(uninitializedCount: stateCount)
         let dOut = upstream.pointer
 
-        for (position, t) in processingOrder(steps, reverse: reverse).enumerated().reversed() {
-            let dgt = gradGates.pointer + t * batch * gates
-            let dght = gradHiddenGates.pointer + t * batch * gates
-            for b in 0..<batch {
-                guard lengths.map({ t < $0[b] }) ?? true else {
-                    (dgt + b * gates).update(repeating: 0, count: gates)
-                    (dght + b * gates).update(repeating: 0, count: gates)
-                    continue
-                }
-                let index = (t * batch + b) * width
-                let row = g + (t * batch + b) * gates
-                let dgRow = dgt + b * gates
-                let dhRow = dh.pointer + b * width
-                let directRow = direct.pointer + b * width
-                for j in 0..<width { dhRow[j] += dOut[index + j] }
-                switch kind {
-                case .rnnTanh:
-                    for j in 0..<width { dgRow[j] = dhRow[j] * (1 - row[j] * row[j]) }
-                case .rnnRelu:
-                    for j in 0..<width { dgRow[j] = row[j] > 0 ? dhRow[j] : 0 }
-                case .lstm:
-                    let dcRow = dc!.pointer + b * width
-                    let tc = cellTanh!.pointer + index
-                    let cPrev = cellBefore!.pointer + index
-                    for j in 0..<width {
-                        let (i, f, gg, o) = (row[j], row[width + j], row[2 * width + j], row[3 * width + j])
-                        let dcTotal = dcRow[j] + dhRow[j] * o * (1 - tc[j] * tc[j])
-                        dgRow[j] = dcTotal * gg * i * (1 - i)
-                        dgRow[width + j] = dcTotal * cPrev[j] * f * (1 - f)
-                        dgRow[2 * width + j] = dcTotal * i * (1 - gg * gg)
-                        dgRow[3 * width + j] = dhRow[j] * tc[j] * o * (1 - o)
-                        dcRow[j] = dcTotal * f
+        recurrenceBlocks(batch: batch, threads: threads) { first, end in
+            let blockStates = (end - first) * width
+            for (position, t) in processingOrder(steps, reverse: reverse).enumerated().reversed() {
+                let dgt = gradGates.pointer + t * batch * gates
+                let dght = gradHiddenGates.pointer + t * batch * gates
+                for b in first..<end {
+                    guard lengths.map({ t < $0[b] }) ?? true else {
+                        (dgt + b * gates).update(repeating: 0, count: gates)
+                        (dght + b * gates).update(repeating: 0, count: gates)
+                        continue
                     }
-                case .gru:
-                    let dghRow = dght + b * gates
-                    let hPrev = hiddenBefore.pointer + index
-                    let hn = hiddenCandidate!.pointer + index
-                    for j in 0..<width {
-                        let (r, z, n) = (row[j], row[width + j], row[2 * width + j])
-                        let dnPre = dhRow[j] * (1 - z) * (1 - n * n)
-                        let dr = dnPre * hn[j] * r * (1 - r)
-                        let dz = dhRow[j] * (hPrev[j] - n) * z * (1 - z)
-                        dgRow[j] = dr
-                        dgRow[width + j] = dz
-                        dgRow[2 * width + j] = dnPre
-                        dghRow[j] = dr
-                        dghRow[width + j] = dz
-                        dghRow[2 * width + j] = dnPre * r
-                        directRow[j] = dhRow[j] * z
-                    }
-                }
-            }
-            // dh for the previous step: through W_hh for active sequences; unchanged for the rest.
-            sgemm(dght, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
-                  wHH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-                  fromGates.pointer, m: batch, n: width, k: gates)
-            for b in 0..<batch where lengths.map({ t < $0[b] }) ?? true {
-                let dhRow = dh.pointer + b * width
-                let viaGates = fromGates.pointer + b * width
-                if kind == .gru {
+                    let index = (t * batch + b) * width
+                    let row = g + (t * batch + b) * gates
+                    let dgRow = dgt + b * gates
+                    let dhRow = dh.pointer + b * width
                     let directRow = direct.pointer + b * width
-                    for j in 0..<width { dhRow[j] = viaGates[j] + directRow[j] }
-                } else {
-                    dhRow.update(from: viaGates, count: width)
+                    for j in 0..<width { dhRow[j] += dOut[index + j] }
+                    switch kind {
+                    case .rnnTanh:
+                        for j in 0..<width { dgRow[j] = dhRow[j] * (1 - row[j] * row[j]) }
+                    case .rnnRelu:
+                        for j in 0..<width { dgRow[j] = row[j] > 0 ? dhRow[j] : 0 }
+                    case .lstm:
+                        let dcRow = dc!.pointer + b * width
+                        let tc = cellTanh!.pointer + index
+                        let cPrev = cellBefore!.pointer + index
+                        for j in 0..<width {
+                            let (i, f, gg, o) = (row[j], row[width + j], row[2 * width + j], row[3 * width + j])
+                            let dcTotal = dcRow[j] + dhRow[j] * o * (1 - tc[j] * tc[j])
+                            dgRow[j] = dcTotal * gg * i * (1 - i)
+                            dgRow[width + j] = dcTotal * cPrev[j] * f * (1 - f)
+                            dgRow[2 * width + j] = dcTotal * i * (1 - gg * gg)
+                            dgRow[3 * width + j] = dhRow[j] * tc[j] * o * (1 - o)
+                            dcRow[j] = dcTotal * f
+                        }
+                    case .gru:
+                        let dghRow = dght + b * gates
+                        let hPrev = hiddenBefore.pointer + index
+                        let hn = hiddenCandidate!.pointer + index
+                        for j in 0..<width {
+                            let (r, z, n) = (row[j], row[width + j], row[2 * width + j])
+                            let dnPre = dhRow[j] * (1 - z) * (1 - n * n)
+                            let dr = dnPre * hn[j] * r * (1 - r)
+                            let dz = dhRow[j] * (hPrev[j] - n) * z * (1 - z)
+                            dgRow[j] = dr
+                            dgRow[width + j] = dz
+                            dgRow[2 * width + j] = dnPre
+                            dghRow[j] = dr
+                            dghRow[width + j] = dz
+                            dghRow[2 * width + j] = dnPre * r
+                            directRow[j] = dhRow[j] * z
+                        }
+                    }
                 }
-            }
-            if let truncation, position > 0, position % truncation == 0 {
-                // A chunk boundary: the state entering this step counts as a constant.
-                dh.pointer.update(repeating: 0, count: stateCount)
-                dc?.pointer.update(repeating: 0, count: stateCount)
+                // dh for the previous step: through W_hh for active sequences; unchanged for the rest.
+                sgemm(dght + first * gates, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
+                      wHH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                      fromGates.pointer + first * width, m: end - first, n: width, k: gates)
+                for b in first..<end where lengths.map({ t < $0[b] }) ?? true {
+                    let dhRow = dh.pointer + b * width
+                    let viaGates = fromGates.pointer + b * width
+                    if kind == .gru {
+                        let directRow = direct.pointer + b * width
+                        for j in 0..<width { dhRow[j] = viaGates[j] + directRow[j] }
+                    } else {
+                        dhRow.update(from: viaGates, count: width)
+                    }
+                }
+                if let truncation, position > 0, position % truncation == 0 {
+                    // A chunk boundary: the state entering this step counts as a constant.
+                    (dh.pointer + first * width).update(repeating: 0, count: blockStates)
+                    (dc.map { $0.pointer + first * width })?.update(repeating: 0, count: blockStates)
+                }
             }
         }
 
@@ -306,6 +329,29 @@ public func recurrentLayer(
         ? result.narrow(axis: 0, start: outputCount + stateCount, length: stateCount).reshaped([batch, width]) : nil
     return RecurrentLayerOutput(output: output, hidden: finalHidden, cell: finalCell)
 }
+
+/// Runs `body(first, end)` on contiguous blocks of sequences, one block per thread, with OpenBLAS
+/// held to one thread meanwhile so the two levels of threading do not oversubscribe the cores.
+/// The blocks depend only on the batch size and the thread count, so results are reproducible.
+private func recurrenceBlocks(batch: Int, threads: Int, _ body: (Int, Int) -> Void) {
+    let blocks = min(threads, batch / minimumSequencesPerThread)
+    guard blocks > 1 else {
+        body(0, batch)
+        return
+    }
+    Threads.configure()
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(Threads.count)) }
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendable(value: escapable)
+        DispatchQueue.concurrentPerform(iterations: blocks) { block in
+            box.value(batch * block / blocks, batch * (block + 1) / blocks)
+        }
+    }
+}
+
+/// Below this many sequences per thread, a block's GEMMs are too thin to beat one shared GEMM.
+private let minimumSequencesPerThread = 8
 
 private func processingOrder(_ steps: Int, reverse: Bool) -> [Int] {
     reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
