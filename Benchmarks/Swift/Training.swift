@@ -38,9 +38,7 @@ var trainingWorkloads: [TrainingWorkload] {[
     TrainingWorkload(name: "train.lstm", batch: 64, make: trainLSTM),
     TrainingWorkload(name: "train.transformer", batch: 32, make: { trainTransformer(dropout: 0.1) }),
     TrainingWorkload(name: "train.transformer-dropout0", batch: 32, make: { trainTransformer(dropout: 0) }),
-    // Galen has no graph-convolution layers yet; it becomes one function here (shapes in
-    // pytorch_train.py) when it does.
-    TrainingWorkload(name: "train.gcn", batch: 1000, make: nil),
+    TrainingWorkload(name: "train.gcn", batch: 1000, make: trainGCN),
 ]}
 
 // MARK: Workloads
@@ -278,4 +276,42 @@ func runPeak(quick: Bool, threads: Int) {
         fflush(nil)
     }
     Threads.count = threads
+}
+
+/// Kipf & Welling's 2-layer GCN written as pytorch_train.py's GCN is: Â·relu(Â·X·W1)·W2, with a
+/// dense normalized adjacency Â = D^-1/2 (A + I) D^-1/2 (Galen has no graph layers yet).
+final class DenseGCN: Module, Layer {
+    let w1: Linear
+    let w2: Linear
+    let adjacency: Tensor
+
+    init(features: Int, hidden: Int, classes: Int, adjacency: Tensor) {
+        (w1, w2, self.adjacency) = (Linear(features, hidden), Linear(hidden, classes), adjacency)
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        matmul(adjacency, w2(relu(matmul(adjacency, w1(x)))))
+    }
+}
+
+/// 1,000 nodes of a random undirected graph with about 5 neighbours each and self-loops, 64
+/// features, hidden 64, 7 classes; one full-batch step (a sample is a node).
+func trainGCN() -> () -> Void {
+    let (nodes, features, hidden, classes, degree) = (1000, 64, 64, 7, 5)
+    let generator = Generator(seed: 1)
+    var edges = [Float](repeating: 0, count: nodes * nodes)
+    for i in 0..<nodes {
+        edges[i * nodes + i] = 1
+        for j in 0..<nodes where generator.nextFloat() < Float(degree) / Float(nodes) {
+            edges[i * nodes + j] = 1
+            edges[j * nodes + i] = 1
+        }
+    }
+    let scale = (0..<nodes).map { i in 1 / Float(edges[(i * nodes)..<((i + 1) * nodes)].reduce(0, +)).squareRoot() }
+    for i in 0..<nodes { for j in 0..<nodes { edges[i * nodes + j] *= scale[i] * scale[j] } }
+    let adjacency = Tensor(edges, shape: [nodes, nodes])
+    return classifierTrainingStep(
+        DenseGCN(features: features, hidden: hidden, classes: classes, adjacency: adjacency),
+        input: Tensor.randn([nodes, features]), labels: IntTensor.randint(0..<classes, shape: [nodes]))
 }

@@ -63,7 +63,7 @@ final class OneDNNRuntime: @unchecked Sendable {
 
 /// OpenMP's `omp_set_num_threads`, looked up in the libgomp that libdnnl loaded (its header and
 /// an unversioned libgomp.so to link against are not installed).
-private enum OpenMP {
+enum OpenMP {
     typealias SetThreads = @convention(c) (Int32) -> Void
     static let setNumThreads: SetThreads? = {
         guard let symbol = dlsym(nil, "omp_set_num_threads") else { return nil }
@@ -419,12 +419,12 @@ final class OneDNNSession {
 }
 
 /// Uninitialized bytes at 64-byte alignment (one AVX-512 vector, as oneDNN's own allocations).
-private func allocateAligned(_ bytes: Int) -> UnsafeMutableRawPointer {
+func allocateAligned(_ bytes: Int) -> UnsafeMutableRawPointer {
     UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1), alignment: 64)
 }
 
 /// A memory object over a caller-owned buffer.
-private func makeMemory(_ descriptor: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer, engine: dnnl_engine_t)
+func makeMemory(_ descriptor: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer, engine: dnnl_engine_t)
     -> dnnl_memory_t?
 {
     var descriptor = descriptor
@@ -434,7 +434,7 @@ private func makeMemory(_ descriptor: dnnl_memory_desc_t, _ pointer: UnsafeMutab
 }
 
 /// oneDNN describes scratchpads as plain u8 vectors.
-private func scratchpadDescriptor(_ bytes: Int) -> dnnl_memory_desc_t {
+func scratchpadDescriptor(_ bytes: Int) -> dnnl_memory_desc_t {
     var descriptor = dnnl_memory_desc_t()
     let dims: [Int64] = [Int64(bytes)]
     _ = dnnl_memory_desc_init_by_tag(&descriptor, 1, dims, dnnl_u8, dnnl_x)
@@ -462,7 +462,7 @@ private func makePrimitive(_ descriptor: dnnl_primitive_desc_t) -> (primitive: d
     return (primitive, bytes)
 }
 
-private func implementationName(_ descriptor: dnnl_primitive_desc_t) -> String {
+func implementationName(_ descriptor: dnnl_primitive_desc_t) -> String {
     var name: UnsafePointer<CChar>?
     guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else {
         return "?"

@@ -234,19 +234,6 @@ private func dropoutMultipliers(shape: [Int], p: Float, generator: Generator) ->
     return mask
 }
 
-/// C ← alpha · op(A) · op(B) + beta · C, all row-major with explicit leading dimensions.
-@inline(__always)
-private func gemm(
-    _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-    beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-) {
-    Threads.configure()
-    cblas_sgemm(
-        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
-
 /// Everything one attention call needs in forward and backward: the operands (made BLAS-readable),
 /// their head matrices, the geometry and the mask rows. The backward closures capture it.
 private final class AttentionPlan {
@@ -351,13 +338,14 @@ private final class AttentionPlan {
     /// Runs `product(g)` for every group. OpenBLAS runs a product below its threading threshold
     /// (m·n·k < 2¹⁸) on one core, so such products are spread over the threads instead — when no
     /// two groups write the same matrix; otherwise they run in order and BLAS threads each.
-    func forEachGroup(work: Int, distinctTargets: Bool = true, _ product: (Int) -> Void) {
+    func forEachGroup(work: Int, distinctTargets: Bool = true, _ product: (_ group: Int, _ threads: Int) -> Void) {
         if distinctTargets && work < 1 << 18 && groups > 1 {
+            // Groups in parallel, each product on the one thread that runs it.
             parallelRanges(count: groups, grain: 1) { start, end in
-                for g in start..<end { product(g) }
+                for g in start..<end { product(g, 1) }
             }
         } else {
-            for g in 0..<groups { product(g) }
+            for g in 0..<groups { product(g, Threads.count) }
         }
     }
 
@@ -374,9 +362,9 @@ private final class AttentionPlan {
         if l * s == 0 { return result }
         withExtendedLifetime((query, key)) {
             let (q, k) = (queryMatrices(query), keyMatrices(key))
-            forEachGroup(work: l * s * d) { g in
+            forEachGroup(work: l * s * d) { g, threads in
                 gemm(false, true, m: l, n: s, k: d, alpha: scale, q.matrix(g), q.leadingDimension,
-                     k.matrix(g), k.leadingDimension, beta: 0, p + g * l * s, s)
+                     k.matrix(g), k.leadingDimension, beta: 0, p + g * l * s, s, threads: threads)
             }
         }
         let maskBase = mask.map { UnsafePointer($0.storage.pointer) }
@@ -435,9 +423,9 @@ private final class AttentionPlan {
         let p = weights.pointer
         withExtendedLifetime(value) {
             let (v, out) = (valueMatrices(value), outputMatrices(result))
-            forEachGroup(work: l * dv * s) { g in
+            forEachGroup(work: l * dv * s) { g, threads in
                 gemm(false, false, m: l, n: dv, k: s, alpha: 1, p + g * l * s, s, v.matrix(g), v.leadingDimension,
-                     beta: 0, out.matrix(g), out.leadingDimension)
+                     beta: 0, out.matrix(g), out.leadingDimension, threads: threads)
             }
         }
         return result
@@ -477,17 +465,17 @@ private final class AttentionPlan {
         let (p, dp) = (weights.pointer, weightsGradient.pointer)
         withExtendedLifetime((g, value, weights, valueGradient)) {
             let (dOut, v) = (outputMatrices(g), valueMatrices(value))
-            forEachGroup(work: l * s * dv) { group in
+            forEachGroup(work: l * s * dv) { group, threads in
                 // dP = dOut · Vᵀ
                 gemm(false, true, m: l, n: s, k: dv, alpha: 1, dOut.matrix(group), dOut.leadingDimension,
-                     v.matrix(group), v.leadingDimension, beta: 0, dp + group * l * s, s)
+                     v.matrix(group), v.leadingDimension, beta: 0, dp + group * l * s, s, threads: threads)
             }
             if let valueGradient {
                 let dV = valueMatrices(valueGradient)
-                forEachGroup(work: s * dv * l, distinctTargets: dV.areDistinct) { group in
+                forEachGroup(work: s * dv * l, distinctTargets: dV.areDistinct) { group, threads in
                     // dV += Pᵀ · dOut (accumulated: groups may share a broadcast V block)
                     gemm(true, false, m: s, n: dv, k: l, alpha: 1, p + group * l * s, s,
-                         dOut.matrix(group), dOut.leadingDimension, beta: 1, dV.matrix(group), dV.leadingDimension)
+                         dOut.matrix(group), dOut.leadingDimension, beta: 1, dV.matrix(group), dV.leadingDimension, threads: threads)
                 }
             }
         }
@@ -513,18 +501,18 @@ private final class AttentionPlan {
             let (q, k) = (queryMatrices(query), keyMatrices(key))
             if let queryGradient {
                 let dQ = queryMatrices(queryGradient)
-                forEachGroup(work: l * d * s, distinctTargets: dQ.areDistinct) { g in
+                forEachGroup(work: l * d * s, distinctTargets: dQ.areDistinct) { g, threads in
                     // dQ += scale · dZ · K
                     gemm(false, false, m: l, n: d, k: s, alpha: scale, dz + g * l * s, s,
-                         k.matrix(g), k.leadingDimension, beta: 1, dQ.matrix(g), dQ.leadingDimension)
+                         k.matrix(g), k.leadingDimension, beta: 1, dQ.matrix(g), dQ.leadingDimension, threads: threads)
                 }
             }
             if let keyGradient {
                 let dK = keyMatrices(keyGradient)
-                forEachGroup(work: s * d * l, distinctTargets: dK.areDistinct) { g in
+                forEachGroup(work: s * d * l, distinctTargets: dK.areDistinct) { g, threads in
                     // dK += scale · dZᵀ · Q
                     gemm(true, false, m: s, n: d, k: l, alpha: scale, dz + g * l * s, s,
-                         q.matrix(g), q.leadingDimension, beta: 1, dK.matrix(g), dK.leadingDimension)
+                         q.matrix(g), q.leadingDimension, beta: 1, dK.matrix(g), dK.leadingDimension, threads: threads)
                 }
             }
         }

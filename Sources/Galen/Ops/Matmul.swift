@@ -1,7 +1,8 @@
 import CBLAS
 
-// Matrix multiplication through OpenBLAS's sgemm. A transposed operand (a `transposed()` view)
-// is passed with a transpose flag, never copied; the backward products use the same trick.
+// Matrix multiplication through oneDNN's matmul or OpenBLAS's sgemm (`MatmulPath`). A transposed
+// operand (a `transposed()` view) is passed with a transpose flag, never copied; the backward
+// products use the same trick.
 
 /// How one matrix operand sits in memory, in BLAS terms.
 struct MatrixOperand {
@@ -28,17 +29,38 @@ func matrixOperand(_ x: Tensor) -> MatrixOperand? {
     return nil
 }
 
-/// C = A·B for row-major C (m×n), with A m×k and B k×n read as described by their operands.
+/// C = A·B (+ beta·C) for row-major C (m×n), with A m×k and B k×n read as described by their
+/// operands. `threads`: how many of Galen's threads the product may use (1 inside a block that
+/// already runs on one of them).
 @inline(__always)
 func sgemm(
     _ a: UnsafePointer<Float>, _ opA: MatrixOperand,
     _ b: UnsafePointer<Float>, _ opB: MatrixOperand,
-    _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, beta: Float = 0
+    _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, beta: Float = 0, threads: Int = Threads.count
 ) {
+    gemm(opA.transpose == CblasTrans, opB.transpose == CblasTrans, m: m, n: n, k: k, alpha: 1,
+         a, opA.leadingDimension, b, opB.leadingDimension, beta: beta, c, n, threads: threads)
+}
+
+/// C ← alpha·op(A)·op(B) + beta·C, all row-major with explicit leading dimensions: every matrix
+/// product in Galen ends here, and `MatmulPath.current` picks oneDNN or OpenBLAS.
+func gemm(
+    _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+    beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, threads: Int = Threads.count,
+    path: MatmulPath = MatmulPath.current
+) {
+    if path == .oneDNN,
+        OneDNNMatmul.gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+            beta: beta, c, ldc: ldc, threads: threads)
+    {
+        return
+    }
     Threads.configure()
     cblas_sgemm(
-        CblasRowMajor, opA.transpose, opB.transpose, Int32(m), Int32(n), Int32(k),
-        1, a, Int32(opA.leadingDimension), b, Int32(opB.leadingDimension), beta, c, Int32(n))
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 /// The matrix product of `a` and `b` with PyTorch's `torch.matmul` semantics: 1-D operands are

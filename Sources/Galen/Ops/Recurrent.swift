@@ -134,7 +134,7 @@ func recurrentLayer(
     let hiddenProjection = kind == .gru ? TensorStorage(uninitializedCount: batch * gates) : nil
     // The recurrence couples steps, not sequences: each thread runs every step for its own block
     // of sequences, with single-threaded GEMMs, so the steps pay no cross-thread barrier.
-    recurrenceBlocks(batch: batch, threads: threads) { first, end in
+    recurrenceBlocks(batch: batch, threads: threads) { first, end, blockThreads in
         let blockStates = (end - first) * width
         for t in processingOrder(steps, reverse: reverse) {
             let gt = g + t * batch * gates
@@ -148,12 +148,12 @@ func recurrentLayer(
                 let gh = hiddenProjection.pointer + first * gates
                 sgemm(hState + first * width, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
                       wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
-                      gh, m: end - first, n: gates, k: width)
+                      gh, m: end - first, n: gates, k: width, threads: blockThreads)
                 addRowBias(gh, rows: end - first, columns: gates, bHH?.pointer, nil)
             } else {
                 sgemm(hState + first * width, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
                       wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
-                      gt + first * gates, m: end - first, n: gates, k: width, beta: 1)
+                      gt + first * gates, m: end - first, n: gates, k: width, beta: 1, threads: blockThreads)
             }
             for b in first..<end {
                 let row = gt + b * gates
@@ -221,7 +221,7 @@ func recurrentLayer(
         let fromGates = TensorStorage(uninitializedCount: stateCount)
         let dOut = upstream.pointer
 
-        recurrenceBlocks(batch: batch, threads: threads) { first, end in
+        recurrenceBlocks(batch: batch, threads: threads) { first, end, blockThreads in
             let blockStates = (end - first) * width
             for (position, t) in processingOrder(steps, reverse: reverse).enumerated().reversed() {
                 let dgt = gradGates.pointer + t * batch * gates
@@ -278,7 +278,7 @@ func recurrentLayer(
                 // dh for the previous step: through W_hh for active sequences; unchanged for the rest.
                 sgemm(dght + first * gates, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
                       wHH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-                      fromGates.pointer + first * width, m: end - first, n: width, k: gates)
+                      fromGates.pointer + first * width, m: end - first, n: width, k: gates, threads: blockThreads)
                 for b in first..<end where lengths.map({ t < $0[b] }) ?? true {
                     let dhRow = dh.pointer + b * width
                     let viaGates = fromGates.pointer + b * width
@@ -330,13 +330,15 @@ func recurrentLayer(
     return RecurrentLayerOutput(output: output, hidden: finalHidden, cell: finalCell)
 }
 
-/// Runs `body(first, end)` on contiguous blocks of sequences, one block per thread, with OpenBLAS
-/// held to one thread meanwhile so the two levels of threading do not oversubscribe the cores.
-/// The blocks depend only on the batch size and the thread count, so results are reproducible.
-private func recurrenceBlocks(batch: Int, threads: Int, _ body: (Int, Int) -> Void) {
+/// Runs `body(first, end, blockThreads)` on contiguous blocks of sequences, one block per thread,
+/// each block's products on its own thread (`blockThreads` 1; OpenBLAS is held to one thread
+/// meanwhile so the two levels of threading do not oversubscribe the cores). With one block, its
+/// products get all `threads`. The blocks depend only on the batch size and the thread count, so
+/// results are reproducible.
+private func recurrenceBlocks(batch: Int, threads: Int, _ body: (Int, Int, Int) -> Void) {
     let blocks = min(threads, batch / minimumSequencesPerThread)
     guard blocks > 1 else {
-        body(0, batch)
+        body(0, batch, threads)
         return
     }
     Threads.configure()
@@ -345,7 +347,7 @@ private func recurrenceBlocks(batch: Int, threads: Int, _ body: (Int, Int) -> Vo
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(value: escapable)
         DispatchQueue.concurrentPerform(iterations: blocks) { block in
-            box.value(batch * block / blocks, batch * (block + 1) / blocks)
+            box.value(batch * block / blocks, batch * (block + 1) / blocks, 1)
         }
     }
 }

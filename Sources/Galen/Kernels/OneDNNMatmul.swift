@@ -1,0 +1,259 @@
+import CDNNL
+import Foundation
+
+// The oneDNN path of Galen's matrix products: oneDNN's matmul primitive (its AVX-512 / AVX2
+// "brgemm" kernels) on Galen's row-major buffers, in place of OpenBLAS's sgemm.
+//
+// Measured on this project's 2-core AVX-512 machine (2 threads, GFLOP/s, OpenBLAS 0.3.21 vs
+// oneDNN 2.6 on plain layouts): 2048×128·128×384 (a transformer's Q|K|V projection) 162 vs 153,
+// 2048×128·128×128 133 vs 232, 1000×1000·1000×64 (a GCN's Â·XW) 131 vs 216, 32×128·128×512 (an
+// LSTM step on one thread) 67 vs 105. OpenBLAS stays the reference path (`MatmulPath`).
+//
+// Threads: every primitive runs on one OpenMP thread, and Galen splits a product into blocks of
+// rows (or of columns, when there are few rows) that its own threads run at once. OpenMP's pool is
+// then never started, so nothing spins between operations (libgomp's idle workers would otherwise
+// burn a core for milliseconds after every call, see OneDNNConvolution.swift), and callers that are
+// already on Galen's threads (the recurrent op's blocks of sequences) run single-threaded products.
+
+/// Which library computes Galen's matrix products (`matmul`, linear layers, attention, the
+/// recurrent op, the reference convolution path).
+///
+/// Both add in different orders, so results agree to float rounding (about 1e-6 relative), not
+/// bit for bit; each is deterministic for a given thread count.
+public enum MatmulPath: String, Sendable, CaseIterable {
+    /// OpenBLAS's sgemm: the plain reference, always available.
+    case openBLAS = "openblas"
+    /// oneDNN's matmul primitive. Where oneDNN is missing or offers only its reference loops for a
+    /// shape, the product silently takes the OpenBLAS path.
+    case oneDNN = "onednn"
+
+    /// Forces a path for the current task and the tasks it creates, ahead of `GALEN_MATMUL`:
+    /// `MatmulPath.$override.withValue(.openBLAS) { … }`.
+    @TaskLocal public static var override: MatmulPath?
+
+    /// The path set by the environment variable `GALEN_MATMUL` (`openblas` or `onednn`), read once;
+    /// oneDNN when unset.
+    public static let environmentDefault: MatmulPath = {
+        guard let value = ProcessInfo.processInfo.environment["GALEN_MATMUL"], !value.isEmpty else { return .oneDNN }
+        if let path = MatmulPath(rawValue: value.lowercased()) { return path }
+        FileHandle.standardError.write(
+            Data("galen: warning: GALEN_MATMUL=\(value) is neither 'openblas' nor 'onednn'; using onednn\n".utf8))
+        return .oneDNN
+    }()
+
+    /// The path the next product takes: `override`, else `GALEN_MATMUL`, else oneDNN.
+    public static var current: MatmulPath { override ?? environmentDefault }
+}
+
+/// Everything a matmul primitive depends on: one block's shape, operand layouts and scalars.
+struct OneDNNMatmulKey: Hashable, Sendable {
+    let m: Int, n: Int, k: Int
+    let transposeA: Bool, transposeB: Bool
+    let lda: Int, ldb: Int, ldc: Int
+    let alpha: Float, beta: Float
+}
+
+/// One single-threaded matmul primitive over strided row-major operands. Immutable; primitives
+/// run on several threads at once because each run brings its own scratchpad.
+final class OneDNNMatmulPlan: @unchecked Sendable {
+    let primitive: dnnl_primitive_t
+    let a: dnnl_memory_desc_t, b: dnnl_memory_desc_t, c: dnnl_memory_desc_t
+    let scratchpadBytes: Int
+    let implementation: String
+
+    /// nil when oneDNN rejects the shape or offers only its reference implementation.
+    init?(_ key: OneDNNMatmulKey, engine: dnnl_engine_t) {
+        func strided(_ rows: Int, _ columns: Int, transposed: Bool, leading: Int) -> dnnl_memory_desc_t? {
+            var descriptor = dnnl_memory_desc_t()
+            let dims: [Int64] = [Int64(rows), Int64(columns)]
+            // A transposed operand is stored (columns × rows): element (i, j) sits at j·leading + i.
+            let strides: [Int64] = transposed ? [1, Int64(leading)] : [Int64(leading), 1]
+            guard dnnl_memory_desc_init_by_strides(&descriptor, 2, dims, dnnl_f32, strides) == dnnl_success else {
+                return nil
+            }
+            return descriptor
+        }
+        guard var a = strided(key.m, key.k, transposed: key.transposeA, leading: key.lda),
+            var b = strided(key.k, key.n, transposed: key.transposeB, leading: key.ldb),
+            var c = strided(key.m, key.n, transposed: false, leading: key.ldc)
+        else { return nil }
+
+        var attr: dnnl_primitive_attr_t?
+        guard dnnl_primitive_attr_create(&attr) == dnnl_success, let attr else { return nil }
+        defer { dnnl_primitive_attr_destroy(attr) }
+        guard dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success else { return nil }
+        if key.alpha != 1 {
+            var alpha = key.alpha
+            guard dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) == dnnl_success else { return nil }
+        }
+        if key.beta != 0 {
+            // dst = alpha·A·B + beta·dst: oneDNN's sum post-op adds the old destination, scaled.
+            var postOps: dnnl_post_ops_t?
+            guard dnnl_post_ops_create(&postOps) == dnnl_success, let postOps else { return nil }
+            defer { dnnl_post_ops_destroy(postOps) }
+            guard dnnl_post_ops_append_sum(postOps, key.beta) == dnnl_success,
+                dnnl_primitive_attr_set_post_ops(attr, postOps) == dnnl_success
+            else { return nil }
+        }
+
+        var desc = dnnl_matmul_desc_t()
+        guard dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) == dnnl_success else { return nil }
+        var descriptor: dnnl_primitive_desc_t?
+        guard dnnl_primitive_desc_create(&descriptor, &desc, attr, engine, nil) == dnnl_success, let descriptor else {
+            return nil
+        }
+        defer { dnnl_primitive_desc_destroy(descriptor) }
+        implementation = implementationName(descriptor)
+        guard !implementation.hasPrefix("ref") else { return nil }
+        var primitive: dnnl_primitive_t?
+        guard dnnl_primitive_create(&primitive, descriptor) == dnnl_success, let primitive else { return nil }
+        self.primitive = primitive
+        (self.a, self.b, self.c) = (a, b, c)
+        var bytes = 0
+        if var scratchpad = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)?.pointee {
+            bytes = dnnl_memory_desc_get_size(&scratchpad)
+        }
+        scratchpadBytes = bytes
+    }
+
+    deinit { dnnl_primitive_destroy(primitive) }
+
+    /// Runs the product on the calling thread. Returns false if oneDNN reports an error.
+    func run(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, engine: dnnl_engine_t
+    ) -> Bool {
+        OpenMP.setNumThreads?(1)
+        var stream: dnnl_stream_t?
+        guard dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream else {
+            return false
+        }
+        defer { dnnl_stream_destroy(stream) }
+        var memories: [dnnl_memory_t] = []
+        var scratchpadBuffer: UnsafeMutableRawPointer?
+        defer {
+            for memory in memories { dnnl_memory_destroy(memory) }
+            scratchpadBuffer?.deallocate()
+        }
+        var arguments: [dnnl_exec_arg_t] = []
+        for (argument, descriptor, pointer) in [
+            (DNNL_ARG_SRC, self.a, UnsafeMutableRawPointer(mutating: a)),
+            (DNNL_ARG_WEIGHTS, self.b, UnsafeMutableRawPointer(mutating: b)),
+            (DNNL_ARG_DST, self.c, UnsafeMutableRawPointer(c)),
+        ] {
+            guard let memory = makeMemory(descriptor, pointer, engine: engine) else { return false }
+            memories.append(memory)
+            arguments.append(dnnl_exec_arg_t(arg: Int32(argument), memory: memory))
+        }
+        if scratchpadBytes > 0 {
+            let buffer = allocateAligned(scratchpadBytes)
+            scratchpadBuffer = buffer
+            guard let memory = makeMemory(scratchpadDescriptor(scratchpadBytes), buffer, engine: engine) else {
+                return false
+            }
+            memories.append(memory)
+            arguments.append(dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SCRATCHPAD), memory: memory))
+        }
+        guard dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments) == dnnl_success else {
+            return false
+        }
+        return dnnl_stream_wait(stream) == dnnl_success
+    }
+}
+
+/// Plans by key, least recently used evicted first; shapes oneDNN cannot serve are cached as nil.
+final class OneDNNMatmulCache: @unchecked Sendable {
+    /// A transformer step cycles through a few dozen distinct products (forward and both
+    /// gradients of each projection and attention shape), times the blocks they split into.
+    static let capacity = 256
+    static let shared = OneDNNMatmulCache()
+
+    private let lock = NSLock()
+    private var entries: [OneDNNMatmulKey: (plan: OneDNNMatmulPlan?, lastUse: UInt64)] = [:]
+    private var clock: UInt64 = 0
+
+    func plan(_ key: OneDNNMatmulKey, engine: dnnl_engine_t) -> OneDNNMatmulPlan? {
+        lock.lock()
+        defer { lock.unlock() }
+        clock &+= 1
+        if let entry = entries[key] {
+            entries[key] = (entry.plan, clock)
+            return entry.plan
+        }
+        OpenMP.setNumThreads?(1)
+        let plan = OneDNNMatmulPlan(key, engine: engine)
+        if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            entries[oldest.key] = nil
+        }
+        entries[key] = (plan, clock)
+        return plan
+    }
+
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries.count
+    }
+}
+
+enum OneDNNMatmul {
+    /// Products below this many multiply-adds stay with OpenBLAS: each oneDNN call costs ~6 µs of
+    /// memory objects and a stream, which made the MLP workload (products of 8k–260k
+    /// multiply-adds) 30% slower.
+    static let minimumWork = 1 << 19
+
+    /// Products below this many multiply-adds run as one block: splitting costs a thread handoff
+    /// (~10 µs), about what 2^20 multiply-adds take on one core.
+    static let parallelThreshold = 1 << 20
+
+    /// C ← alpha·op(A)·op(B) + beta·C on row-major buffers with leading dimensions, split into up
+    /// to `threads` blocks of rows (or columns) that run at once on Galen's threads. Returns false,
+    /// having written nothing, when oneDNN cannot serve the product or it is below `minimumWork`
+    /// (tests lower both thresholds to reach small shapes and their splits).
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
+        minimumWork: Int = OneDNNMatmul.minimumWork, parallelThreshold: Int = OneDNNMatmul.parallelThreshold
+    ) -> Bool {
+        let work = m * n * k
+        guard m > 0, n > 0, k > 0, work >= minimumWork, let runtime = OneDNNRuntime.shared else { return false }
+        let engine = runtime.engine
+        let wanted = work >= parallelThreshold ? threads : 1
+        // Rows when there are enough of them for every block, else columns, else one block.
+        let (splitRows, blocks): (Bool, Int) =
+            wanted > 1 && m >= 8 * wanted ? (true, wanted)
+            : wanted > 1 && n >= 32 * wanted ? (false, wanted) : (true, 1)
+        let extent = splitRows ? m : n
+        // Every plan is made before anything runs, so a refusal leaves C untouched.
+        var plans: [(start: Int, plan: OneDNNMatmulPlan)] = []
+        for block in 0..<blocks {
+            let start = extent * block / blocks, size = extent * (block + 1) / blocks - start
+            let key = OneDNNMatmulKey(
+                m: splitRows ? size : m, n: splitRows ? n : size, k: k, transposeA: transposeA,
+                transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta)
+            guard let plan = OneDNNMatmulCache.shared.plan(key, engine: engine) else { return false }
+            plans.append((start, plan))
+        }
+        func runBlock(_ index: Int) -> Bool {
+            let (start, plan) = plans[index]
+            if splitRows {
+                return plan.run(a + (transposeA ? start : start * lda), b, c + start * ldc, engine: engine)
+            }
+            return plan.run(a, b + (transposeB ? start * ldb : start), c + start, engine: engine)
+        }
+        if blocks == 1 { return runBlock(0) || failed() }
+        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: blocks)
+        defer { results.deallocate() }
+        let box = UncheckedSendable(value: (runBlock, results))
+        DispatchQueue.concurrentPerform(iterations: blocks) { block in
+            box.value.1[block] = box.value.0(block)
+        }
+        return results.allSatisfy { $0 } || failed()
+    }
+
+    /// A created primitive failing to run is not a shape oneDNN refused, and C may be half written,
+    /// so falling back would be wrong.
+    private static func failed() -> Bool {
+        fatalError("oneDNN matmul: a primitive that was created failed to run")
+    }
+}
