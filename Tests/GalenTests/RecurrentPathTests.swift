@@ -3,7 +3,8 @@ import Testing
 @testable import Galen
 
 /// The recurrent op's threaded path (the batch split into blocks of sequences, each running every
-/// step with single-threaded GEMMs) computes what the one-block reference path computes.
+/// step with single-threaded GEMMs) and its oneDNN path (W_hh packed once per block) compute what
+/// the one-block OpenBLAS reference path computes.
 @Suite struct RecurrentPaths {
     struct Case: CustomStringConvertible, Sendable {
         var kind: RecurrentCell
@@ -35,25 +36,25 @@ import Testing
         // Lengths from 0 to T, scattered so that every block holds short and full sequences.
         let lengths = c.lengths ? (0..<batch).map { ($0 * 5) % (steps + 1) } : nil
 
-        func run(threads: Int) -> [[Float]] {
+        func run(threads: Int, path: MatmulPath) -> [[Float]] {
             let input = x.copy().requiringGrad(), hidden = h0.copy().requiringGrad()
             let cell = c0?.copy().requiringGrad()
             let w = weights.map { $0.copy().requiringGrad() }
             let result = recurrentLayer(c.kind, input: input, hidden: hidden, cell: cell, weightIH: w[0], weightHH: w[1],
                                         biasIH: w[2], biasHH: w[3], lengths: lengths, reverse: c.reverse,
-                                        truncation: c.truncation, threads: threads)
+                                        truncation: c.truncation, threads: threads, path: path, packedMinimumWork: 0)
             var outputs = [result.output.reshaped([-1]), result.hidden.reshaped([-1])]
             if let finalCell = result.cell { outputs.append(finalCell.reshaped([-1])) }
             let joined = concat(outputs, axis: 0)
             (joined * upstream.narrow(axis: 0, start: 0, length: joined.shape[0])).sum().backward()
             return [joined.scalars] + ([input, hidden] + (cell.map { [$0] } ?? []) + w).map { $0.grad!.scalars }
         }
-        let reference = run(threads: 1)
-        for threads in [2, 3] {
-            let blocked = run(threads: threads)
+        let reference = run(threads: 1, path: .openBLAS)
+        for (threads, path) in [(2, MatmulPath.openBLAS), (3, .openBLAS), (1, .oneDNN), (2, .oneDNN), (3, .oneDNN)] {
+            let blocked = run(threads: threads, path: path)
             for (index, (a, b)) in zip(blocked, reference).enumerated() {
                 let worst = zip(a, b).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
-                #expect(worst <= 1e-5, "\(c), \(threads) blocks: tensor \(index) differs by \(worst)")
+                #expect(worst <= 1e-5, "\(c), \(threads) blocks on \(path): tensor \(index) differs by \(worst)")
             }
         }
     }

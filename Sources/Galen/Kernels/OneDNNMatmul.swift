@@ -51,6 +51,8 @@ struct OneDNNMatmulKey: Hashable, Sendable {
     let transposeA: Bool, transposeB: Bool
     let lda: Int, ldb: Int, ldc: Int
     let alpha: Float, beta: Float
+    /// B in the layout the primitive prefers (see `OneDNNPackedProduct`) instead of as given.
+    var packedB = false
 }
 
 /// One single-threaded matmul primitive over strided row-major operands. Immutable; primitives
@@ -77,6 +79,12 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
             var b = strided(key.k, key.n, transposed: key.transposeB, leading: key.ldb),
             var c = strided(key.m, key.n, transposed: false, leading: key.ldc)
         else { return nil }
+        if key.packedB {
+            let dims: [Int64] = [Int64(key.k), Int64(key.n)]
+            guard dnnl_memory_desc_init_by_tag(&b, 2, dims, dnnl_f32, dnnl_format_tag_any) == dnnl_success else {
+                return nil
+            }
+        }
 
         var attr: dnnl_primitive_attr_t?
         guard dnnl_primitive_attr_create(&attr) == dnnl_success, let attr else { return nil }
@@ -108,6 +116,9 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
         var primitive: dnnl_primitive_t?
         guard dnnl_primitive_create(&primitive, descriptor) == dnnl_success, let primitive else { return nil }
         self.primitive = primitive
+        if key.packedB, let chosen = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0) {
+            b = chosen.pointee
+        }
         (self.a, self.b, self.c) = (a, b, c)
         var bytes = 0
         if var scratchpad = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)?.pointee {
@@ -157,6 +168,78 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
             return false
         }
         return dnnl_stream_wait(stream) == dnnl_success
+    }
+}
+
+/// A product whose B operand is reused many times (the recurrent weights, once per time step):
+/// B is reordered once into the primitive's preferred blocked layout, so the runs skip the
+/// packing a plain-layout product repeats on every call (on one thread, a 32×128·128×512 step:
+/// 105 → 140 GFLOP/s). The packed copy is private to this object; B may change afterwards.
+final class OneDNNPackedProduct {
+    private let plan: OneDNNMatmulPlan
+    private let packed: UnsafeMutableRawPointer
+    private let engine: dnnl_engine_t
+
+    /// nil when oneDNN is unavailable or refuses the shape; then use `gemm`.
+    init?(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, ldc: Int
+    ) {
+        guard m > 0, n > 0, k > 0, let runtime = OneDNNRuntime.shared else { return nil }
+        let key = OneDNNMatmulKey(
+            m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc, alpha: 1,
+            beta: beta, packedB: true)
+        guard let plan = OneDNNMatmulCache.shared.plan(key, engine: runtime.engine) else { return nil }
+        // The plain B as given, and the reorder into the layout the plan chose.
+        var plain = dnnl_memory_desc_t()
+        let dims: [Int64] = [Int64(k), Int64(n)]
+        let strides: [Int64] = transposeB ? [1, Int64(ldb)] : [Int64(ldb), 1]
+        var native = plan.b
+        guard dnnl_memory_desc_init_by_strides(&plain, 2, dims, dnnl_f32, strides) == dnnl_success else { return nil }
+        let bytes = dnnl_memory_desc_get_size(&native)
+        let buffer = allocateAligned(bytes)
+        var reorderDescriptor: dnnl_primitive_desc_t?
+        var reorder: dnnl_primitive_t?
+        var stream: dnnl_stream_t?
+        defer {
+            if let reorder { dnnl_primitive_destroy(reorder) }
+            if let reorderDescriptor { dnnl_primitive_desc_destroy(reorderDescriptor) }
+            if let stream { dnnl_stream_destroy(stream) }
+        }
+        OpenMP.setNumThreads?(1)
+        guard
+            dnnl_reorder_primitive_desc_create(&reorderDescriptor, &plain, runtime.engine, &native, runtime.engine, nil)
+                == dnnl_success,
+            let reorderDescriptor, dnnl_primitive_create(&reorder, reorderDescriptor) == dnnl_success, let reorder,
+            dnnl_stream_create(&stream, runtime.engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream,
+            let from = makeMemory(plain, UnsafeMutableRawPointer(mutating: b), engine: runtime.engine)
+        else {
+            buffer.deallocate()
+            return nil
+        }
+        defer { dnnl_memory_destroy(from) }
+        guard let to = makeMemory(native, buffer, engine: runtime.engine) else {
+            buffer.deallocate()
+            return nil
+        }
+        defer { dnnl_memory_destroy(to) }
+        let arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to)]
+        guard dnnl_primitive_execute(reorder, stream, 2, arguments) == dnnl_success,
+            dnnl_stream_wait(stream) == dnnl_success
+        else {
+            buffer.deallocate()
+            return nil
+        }
+        (self.plan, self.packed, self.engine) = (plan, buffer, runtime.engine)
+    }
+
+    deinit { packed.deallocate() }
+
+    /// C ← op(A)·B + beta·C on the calling thread.
+    func run(_ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        guard plan.run(a, UnsafePointer(packed.assumingMemoryBound(to: Float.self)), c, engine: engine) else {
+            fatalError("oneDNN matmul: a primitive that was created failed to run")
+        }
     }
 }
 

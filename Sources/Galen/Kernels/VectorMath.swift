@@ -48,13 +48,40 @@ enum VectorMath {
         }
     }
 
+    /// 1 / (1 + e^-x) for eight lanes.
+    @inline(__always)
+    static func sigmoid(_ v: Vector) -> Vector { 1 / (1 + exp(-v)) }
+
+    /// tanh(x) for eight lanes, as 1 - 2 / (e^{2x} + 1) (exact at ±∞, no overflow to NaN).
+    @inline(__always)
+    static func tanh(_ v: Vector) -> Vector {
+        // Near zero the subtraction loses digits; an odd polynomial is accurate there.
+        let small = abs(v) .< 0.0625
+        let v2 = v * v
+        var series: Vector = v2 * Vector(repeating: -17.0 / 315) + Vector(repeating: 2.0 / 15)
+        series = series * v2 + Vector(repeating: -1.0 / 3)
+        series = (series * v2 + Vector(repeating: 1)) * v
+        let t = 1 - 2 / (exp(2 * v) + 1)
+        return t.replacing(with: series, where: small)
+    }
+
+    /// Eight floats from `pointer` (any alignment).
+    @inline(__always)
+    static func load(_ pointer: UnsafePointer<Float>) -> Vector {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+    }
+
+    /// Stores eight floats at `pointer` (any alignment).
+    @inline(__always)
+    static func store(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector.self)
+    }
+
     /// 1 / (1 + e^-x) on `count` values.
     static func sigmoid(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count {
-            let v = UnsafeRawPointer(source + i).loadUnaligned(as: Vector.self)
-            let s = 1 / (1 + exp(-v))
-            UnsafeMutableRawPointer(destination + i).storeBytes(of: s, as: Vector.self)
+            store(sigmoid(load(source + i)), destination + i)
             i += 8
         }
         while i < count {
@@ -63,19 +90,11 @@ enum VectorMath {
         }
     }
 
-    /// tanh(x) on `count` values, as 1 - 2 / (e^{2x} + 1) (exact at ±∞, no overflow to NaN).
+    /// tanh(x) on `count` values (see `tanh(_: Vector)`).
     static func tanh(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count {
-            let v = UnsafeRawPointer(source + i).loadUnaligned(as: Vector.self)
-            // Near zero the subtraction loses digits; an odd polynomial is accurate there.
-            let small = abs(v) .< 0.0625
-            let v2 = v * v
-            var series: Vector = v2 * Vector(repeating: -17.0 / 315) + Vector(repeating: 2.0 / 15)
-            series = series * v2 + Vector(repeating: -1.0 / 3)
-            series = (series * v2 + Vector(repeating: 1)) * v
-            let t = 1 - 2 / (exp(2 * v) + 1)
-            UnsafeMutableRawPointer(destination + i).storeBytes(of: t.replacing(with: series, where: small), as: Vector.self)
+            store(tanh(load(source + i)), destination + i)
             i += 8
         }
         while i < count {

@@ -31,15 +31,17 @@ func matrixOperand(_ x: Tensor) -> MatrixOperand? {
 
 /// C = A·B (+ beta·C) for row-major C (m×n), with A m×k and B k×n read as described by their
 /// operands. `threads`: how many of Galen's threads the product may use (1 inside a block that
-/// already runs on one of them).
+/// already runs on one of them). Code running on Galen's threads passes the `path` it read
+/// before: task-local overrides are not visible there.
 @inline(__always)
 func sgemm(
     _ a: UnsafePointer<Float>, _ opA: MatrixOperand,
     _ b: UnsafePointer<Float>, _ opB: MatrixOperand,
-    _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, beta: Float = 0, threads: Int = Threads.count
+    _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, beta: Float = 0, threads: Int = Threads.count,
+    path: MatmulPath = MatmulPath.current
 ) {
     gemm(opA.transpose == CblasTrans, opB.transpose == CblasTrans, m: m, n: n, k: k, alpha: 1,
-         a, opA.leadingDimension, b, opB.leadingDimension, beta: beta, c, n, threads: threads)
+         a, opA.leadingDimension, b, opB.leadingDimension, beta: beta, c, n, threads: threads, path: path)
 }
 
 /// C ← alpha·op(A)·op(B) + beta·C, all row-major with explicit leading dimensions: every matrix

@@ -60,15 +60,18 @@ public func recurrentLayer(
 ) -> RecurrentLayerOutput {
     recurrentLayer(kind, input: input, hidden: hidden, cell: cell, weightIH: weightIH, weightHH: weightHH,
                    biasIH: biasIH, biasHH: biasHH, lengths: lengths, reverse: reverse, truncation: truncation,
-                   threads: Threads.count)
+                   threads: Threads.count, path: MatmulPath.current)
 }
 
-/// `recurrentLayer` with the recurrence split over `threads` blocks of sequences (1: the plain
-/// reference path, one block, multi-threaded GEMMs), so tests can compare the two paths.
+/// `recurrentLayer` with the recurrence split over `threads` blocks of sequences (1: one block,
+/// multi-threaded products) and its products on `path`, so tests can compare the paths. On the
+/// oneDNN path a block whose per-step product has at least `packedMinimumWork` multiply-adds
+/// packs W_hh once (`OneDNNPackedProduct`) for all its steps.
 func recurrentLayer(
     _ kind: RecurrentCell, input: Tensor, hidden: Tensor, cell: Tensor?,
     weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?,
-    lengths: [Int]?, reverse: Bool, truncation: Int?, threads: Int
+    lengths: [Int]?, reverse: Bool, truncation: Int?, threads: Int, path: MatmulPath,
+    packedMinimumWork: Int = OneDNNMatmul.minimumWork
 ) -> RecurrentLayerOutput {
     let op = "recurrentLayer(\(kind.rawValue))"
     check(input.rank == 3, "\(op): input must be (T, B, features), got \(input.shape)")
@@ -128,7 +131,7 @@ func recurrentLayer(
     let g = gateValues.pointer
     sgemm(x.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
           wIH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: features),
-          g, m: rows, n: gates, k: features)
+          g, m: rows, n: gates, k: features, path: path)
     addRowBias(g, rows: rows, columns: gates, bIH?.pointer, kind == .gru ? nil : bHH?.pointer)
 
     let hiddenProjection = kind == .gru ? TensorStorage(uninitializedCount: batch * gates) : nil
@@ -136,6 +139,10 @@ func recurrentLayer(
     // of sequences, with single-threaded GEMMs, so the steps pay no cross-thread barrier.
     recurrenceBlocks(batch: batch, threads: threads) { first, end, blockThreads in
         let blockStates = (end - first) * width
+        let recurrence = path == .oneDNN && (end - first) * gates * width >= packedMinimumWork
+            ? OneDNNPackedProduct(transposeA: false, transposeB: true, m: end - first, n: gates, k: width, lda: width,
+                                  wHH.pointer, ldb: width, beta: kind == .gru ? 0 : 1, ldc: gates)
+            : nil
         for t in processingOrder(steps, reverse: reverse) {
             let gt = g + t * batch * gates
             let stepState = t * stateCount + first * width
@@ -143,18 +150,17 @@ func recurrentLayer(
             if let cState {
                 cellBefore!.pointer.advanced(by: stepState).update(from: cState + first * width, count: blockStates)
             }
-            if let hiddenProjection {
-                // GRU keeps W_hh h + b_hh apart: its n-part is scaled by r before joining the input part.
-                let gh = hiddenProjection.pointer + first * gates
-                sgemm(hState + first * width, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-                      wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
-                      gh, m: end - first, n: gates, k: width, threads: blockThreads)
-                addRowBias(gh, rows: end - first, columns: gates, bHH?.pointer, nil)
+            // GRU keeps W_hh h + b_hh apart: its n-part is scaled by r before joining the input part.
+            let target = hiddenProjection.map { $0.pointer + first * gates } ?? gt + first * gates
+            if let recurrence {
+                recurrence.run(hState + first * width, target)
             } else {
                 sgemm(hState + first * width, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
                       wHH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: width),
-                      gt + first * gates, m: end - first, n: gates, k: width, beta: 1, threads: blockThreads)
+                      target, m: end - first, n: gates, k: width, beta: hiddenProjection == nil ? 1 : 0,
+                      threads: blockThreads, path: path)
             }
+            if hiddenProjection != nil { addRowBias(target, rows: end - first, columns: gates, bHH?.pointer, nil) }
             for b in first..<end {
                 let row = gt + b * gates
                 let h = hState + b * width
@@ -166,15 +172,10 @@ func recurrentLayer(
                 case .rnnRelu:
                     for j in 0..<width { row[j] = Swift.max(row[j], 0) }
                 case .lstm:
-                    VectorMath.sigmoid(row, row, count: 2 * width)
-                    VectorMath.tanh(row + 2 * width, row + 2 * width, count: width)
-                    VectorMath.sigmoid(row + 3 * width, row + 3 * width, count: width)
+                    // A padded step's gates are never read back: the backward skips the step.
                     guard active else { break }
-                    let c = cState! + b * width
-                    let tc = cellTanh!.pointer + (t * batch + b) * width
-                    for j in 0..<width { c[j] = row[width + j] * c[j] + row[j] * row[2 * width + j] }
-                    VectorMath.tanh(c, tc, count: width)
-                    for j in 0..<width { h[j] = row[3 * width + j] * tc[j] }
+                    lstmStep(gates: row, cell: cState! + b * width, cellTanh: cellTanh!.pointer + (t * batch + b) * width,
+                             hidden: h, width: width)
                 case .gru:
                     let gh = hiddenProjection!.pointer + b * gates
                     for j in 0..<(2 * width) { row[j] += gh[j] }
@@ -223,6 +224,10 @@ func recurrentLayer(
 
         recurrenceBlocks(batch: batch, threads: threads) { first, end, blockThreads in
             let blockStates = (end - first) * width
+            let recurrence = path == .oneDNN && (end - first) * gates * width >= packedMinimumWork
+                ? OneDNNPackedProduct(transposeA: false, transposeB: false, m: end - first, n: width, k: gates,
+                                      lda: gates, wHH.pointer, ldb: width, beta: 0, ldc: width)
+                : nil
             for (position, t) in processingOrder(steps, reverse: reverse).enumerated().reversed() {
                 let dgt = gradGates.pointer + t * batch * gates
                 let dght = gradHiddenGates.pointer + t * batch * gates
@@ -247,15 +252,8 @@ func recurrentLayer(
                         let dcRow = dc!.pointer + b * width
                         let tc = cellTanh!.pointer + index
                         let cPrev = cellBefore!.pointer + index
-                        for j in 0..<width {
-                            let (i, f, gg, o) = (row[j], row[width + j], row[2 * width + j], row[3 * width + j])
-                            let dcTotal = dcRow[j] + dhRow[j] * o * (1 - tc[j] * tc[j])
-                            dgRow[j] = dcTotal * gg * i * (1 - i)
-                            dgRow[width + j] = dcTotal * cPrev[j] * f * (1 - f)
-                            dgRow[2 * width + j] = dcTotal * i * (1 - gg * gg)
-                            dgRow[3 * width + j] = dhRow[j] * tc[j] * o * (1 - o)
-                            dcRow[j] = dcTotal * f
-                        }
+                        lstmStepBackward(gates: row, cellTanh: tc, cellBefore: cPrev, hiddenGradient: dhRow,
+                                         cellGradient: dcRow, gateGradients: dgRow, width: width)
                     case .gru:
                         let dghRow = dght + b * gates
                         let hPrev = hiddenBefore.pointer + index
@@ -276,9 +274,14 @@ func recurrentLayer(
                     }
                 }
                 // dh for the previous step: through W_hh for active sequences; unchanged for the rest.
-                sgemm(dght + first * gates, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
-                      wHH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-                      fromGates.pointer + first * width, m: end - first, n: width, k: gates, threads: blockThreads)
+                if let recurrence {
+                    recurrence.run(dght + first * gates, fromGates.pointer + first * width)
+                } else {
+                    sgemm(dght + first * gates, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
+                          wHH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
+                          fromGates.pointer + first * width, m: end - first, n: width, k: gates, threads: blockThreads,
+                          path: path)
+                }
                 for b in first..<end where lengths.map({ t < $0[b] }) ?? true {
                     let dhRow = dh.pointer + b * width
                     let viaGates = fromGates.pointer + b * width
@@ -302,7 +305,7 @@ func recurrentLayer(
             let dx = Tensor(uninitializedShape: input.shape)
             sgemm(gradGates.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: gates),
                   wIH.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
-                  dx.pointer, m: rows, n: features, k: gates)
+                  dx.pointer, m: rows, n: features, k: gates, path: path)
             grads.append(dx)
         } else {
             grads.append(nil)
@@ -312,11 +315,11 @@ func recurrentLayer(
         let dwIH = Tensor(uninitializedShape: [gates, features])
         sgemm(gradGates.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: gates),
               x.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
-              dwIH.pointer, m: gates, n: features, k: rows)
+              dwIH.pointer, m: gates, n: features, k: rows, path: path)
         let dwHH = Tensor(uninitializedShape: [gates, width])
         sgemm(gradHiddenGates.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: gates),
               hiddenBefore.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
-              dwHH.pointer, m: gates, n: width, k: rows)
+              dwHH.pointer, m: gates, n: width, k: rows, path: path)
         grads += [dwIH, dwHH]
         if biasIH != nil { grads.append(columnSums(gradGates.pointer, rows: rows, columns: gates)) }
         if biasHH != nil { grads.append(columnSums(gradHiddenGates.pointer, rows: rows, columns: gates)) }
@@ -357,6 +360,77 @@ private let minimumSequencesPerThread = 8
 
 private func processingOrder(_ steps: Int, reverse: Bool) -> [Int] {
     reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
+}
+
+/// One LSTM step of one sequence, in one pass over the hidden units: activates the gate
+/// pre-activations `gates` (i, f, g, o blocks of `width`) in place, then c ← f ⊙ c + i ⊙ g,
+/// `cellTanh` ← tanh(c), h ← o ⊙ tanh(c). Eight units at a time; the scalar tail computes the same.
+@inline(__always)
+private func lstmStep(
+    gates: UnsafeMutablePointer<Float>, cell: UnsafeMutablePointer<Float>, cellTanh: UnsafeMutablePointer<Float>,
+    hidden: UnsafeMutablePointer<Float>, width: Int
+) {
+    let (inputGate, forgetGate, candidate, outputGate) = (gates, gates + width, gates + 2 * width, gates + 3 * width)
+    var j = 0
+    while j + 8 <= width {
+        let i = VectorMath.sigmoid(VectorMath.load(inputGate + j))
+        let f = VectorMath.sigmoid(VectorMath.load(forgetGate + j))
+        let g = VectorMath.tanh(VectorMath.load(candidate + j))
+        let o = VectorMath.sigmoid(VectorMath.load(outputGate + j))
+        let c = f * VectorMath.load(cell + j) + i * g
+        let tc = VectorMath.tanh(c)
+        VectorMath.store(i, inputGate + j)
+        VectorMath.store(f, forgetGate + j)
+        VectorMath.store(g, candidate + j)
+        VectorMath.store(o, outputGate + j)
+        VectorMath.store(c, cell + j)
+        VectorMath.store(tc, cellTanh + j)
+        VectorMath.store(o * tc, hidden + j)
+        j += 8
+    }
+    while j < width {
+        let i = 1 / (1 + Foundation.exp(-inputGate[j])), f = 1 / (1 + Foundation.exp(-forgetGate[j]))
+        let g = Foundation.tanh(candidate[j]), o = 1 / (1 + Foundation.exp(-outputGate[j]))
+        (inputGate[j], forgetGate[j], candidate[j], outputGate[j]) = (i, f, g, o)
+        cell[j] = f * cell[j] + i * g
+        cellTanh[j] = Foundation.tanh(cell[j])
+        hidden[j] = o * cellTanh[j]
+        j += 1
+    }
+}
+
+/// The backward of `lstmStep` for one sequence: from the activated gates, tanh(c), the cell state
+/// before the step and the gradients of h and c after it, writes the four gate gradients and
+/// replaces the cell gradient with the one before the step.
+@inline(__always)
+private func lstmStepBackward(
+    gates: UnsafePointer<Float>, cellTanh: UnsafePointer<Float>, cellBefore: UnsafePointer<Float>,
+    hiddenGradient: UnsafePointer<Float>, cellGradient: UnsafeMutablePointer<Float>,
+    gateGradients: UnsafeMutablePointer<Float>, width: Int
+) {
+    var j = 0
+    while j + 8 <= width {
+        let i = VectorMath.load(gates + j), f = VectorMath.load(gates + width + j)
+        let g = VectorMath.load(gates + 2 * width + j), o = VectorMath.load(gates + 3 * width + j)
+        let tc = VectorMath.load(cellTanh + j), dh = VectorMath.load(hiddenGradient + j)
+        let dc = VectorMath.load(cellGradient + j) + dh * o * (1 - tc * tc)
+        VectorMath.store(dc * g * i * (1 - i), gateGradients + j)
+        VectorMath.store(dc * VectorMath.load(cellBefore + j) * f * (1 - f), gateGradients + width + j)
+        VectorMath.store(dc * i * (1 - g * g), gateGradients + 2 * width + j)
+        VectorMath.store(dh * tc * o * (1 - o), gateGradients + 3 * width + j)
+        VectorMath.store(dc * f, cellGradient + j)
+        j += 8
+    }
+    while j < width {
+        let (i, f, g, o) = (gates[j], gates[width + j], gates[2 * width + j], gates[3 * width + j])
+        let dc = cellGradient[j] + hiddenGradient[j] * o * (1 - cellTanh[j] * cellTanh[j])
+        gateGradients[j] = dc * g * i * (1 - i)
+        gateGradients[width + j] = dc * cellBefore[j] * f * (1 - f)
+        gateGradients[2 * width + j] = dc * i * (1 - g * g)
+        gateGradients[3 * width + j] = hiddenGradient[j] * cellTanh[j] * o * (1 - o)
+        cellGradient[j] = dc * f
+        j += 1
+    }
 }
 
 /// Adds up to two bias vectors to every row of a row-major (rows × columns) buffer.
