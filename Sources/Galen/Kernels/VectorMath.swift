@@ -104,6 +104,7 @@ enum VectorMath {
     }
 }
 
+@inline(__always)
 private func abs(_ v: SIMD8<Float>) -> SIMD8<Float> {
     v.replacing(with: -v, where: v .< 0)
 }
