@@ -315,7 +315,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
         var owned: [UnsafeMutableRawPointer] = []
         defer {
             for memory in memories { dnnl_memory_destroy(memory) }
-            for buffer in owned { ScratchBuffers.shared.give(buffer) }
+            for buffer in owned { buffer.deallocate() }
         }
         func memory(_ descriptor: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) -> dnnl_memory_t? {
             guard let created = makeMemory(descriptor, pointer, engine: runtime.engine) else { return nil }
@@ -327,7 +327,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
         let scratchpadSize = operands.reduce(scratchpadBytes) { Swift.max($0, $1.reorderScratchpad) }
         var scratchpad: dnnl_memory_t?
         if scratchpadSize > 0 {
-            let bytes = ScratchBuffers.shared.take(scratchpadSize)
+            let bytes = allocateAligned(scratchpadSize)
             owned.append(bytes)
             guard let made = memory(scratchpadDescriptor(scratchpadSize), bytes) else { return false }
             scratchpad = made
@@ -348,7 +348,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
                 continue
             }
             if operand.isOutput {
-                let nativeBytes = ScratchBuffers.shared.take(operand.nativeBytes)
+                let nativeBytes = allocateAligned(operand.nativeBytes)
                 owned.append(nativeBytes)
                 guard let plain = memory(operand.plain, pointer), let native = memory(operand.native, nativeBytes) else {
                     return false
@@ -392,7 +392,7 @@ final class OneDNNSession {
 
     init(_ runtime: OneDNNRuntime) { self.runtime = runtime }
 
-    deinit { for input in inputs { ScratchBuffers.shared.give(input.buffer) } }
+    deinit { for input in inputs { input.buffer.deallocate() } }
 
     /// The buffer holding `source` in `layout`, if this session reordered it before. Inputs are
     /// never written during a session, so the copy is still current.
@@ -406,14 +406,14 @@ final class OneDNNSession {
 
     /// A new buffer of `bytes` that will hold `source` in `layout` for the rest of the session.
     func keep(_ source: UnsafeMutableRawPointer, _ layout: dnnl_memory_desc_t, bytes: Int) -> UnsafeMutableRawPointer {
-        let buffer = ScratchBuffers.shared.take(bytes)
+        let buffer = allocateAligned(bytes)
         inputs.append((source, layout, buffer))
         return buffer
     }
 
     /// Drops the copies of `source` (after a failed reorder).
     func forget(_ source: UnsafeMutableRawPointer) {
-        for input in inputs where input.source == source { ScratchBuffers.shared.give(input.buffer) }
+        for input in inputs where input.source == source { input.buffer.deallocate() }
         inputs.removeAll { $0.source == source }
     }
 }
@@ -421,48 +421,6 @@ final class OneDNNSession {
 /// Uninitialized bytes at 64-byte alignment (one AVX-512 vector, as oneDNN's own allocations).
 func allocateAligned(_ bytes: Int) -> UnsafeMutableRawPointer {
     UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1), alignment: 64)
-}
-
-/// Reusable 64-byte-aligned buffers for oneDNN's per-call scratchpads, reordered inputs and
-/// outputs. A convolution's backward-weights scratchpad holds transposed copies of its input and
-/// output gradient (≈ 50 MB for ResNet-18's first stage at batch 128): above glibc's mmap
-/// threshold, so allocating it per call mapped fresh pages that the kernel faulted in and zeroed
-/// every time — a quarter of a ResNet-18 training step in perf (`clear_page_erms`). Buffers given
-/// back are kept (up to `retainedLimit`) and handed out again to requests they can hold, smallest
-/// first, so a training step settles on the same few buffers.
-final class ScratchBuffers: @unchecked Sendable {
-    static let shared = ScratchBuffers()
-    /// Free buffers kept at most; beyond it the largest is released (a shape change, not a leak).
-    static let retainedLimit = 24
-
-    private let lock = NSLock()
-    private var capacities: [UnsafeMutableRawPointer: Int] = [:]
-    private var free: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
-
-    /// A buffer of at least `bytes` (uninitialized).
-    func take(_ bytes: Int) -> UnsafeMutableRawPointer {
-        lock.lock()
-        defer { lock.unlock() }
-        if let index = free.indices.filter({ free[$0].bytes >= bytes }).min(by: { free[$0].bytes < free[$1].bytes }) {
-            return free.remove(at: index).pointer
-        }
-        let pointer = allocateAligned(bytes)
-        capacities[pointer] = Swift.max(bytes, 1)
-        return pointer
-    }
-
-    /// Returns a buffer from `take` for reuse.
-    func give(_ pointer: UnsafeMutableRawPointer) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let bytes = capacities[pointer] else { preconditionFailure("ScratchBuffers: unknown buffer") }
-        free.append((pointer, bytes))
-        if free.count > Self.retainedLimit, let largest = free.indices.max(by: { free[$0].bytes < free[$1].bytes }) {
-            let released = free.remove(at: largest).pointer
-            capacities[released] = nil
-            released.deallocate()
-        }
-    }
 }
 
 /// A memory object over a caller-owned buffer.

@@ -143,7 +143,7 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
         var scratchpadBuffer: UnsafeMutableRawPointer?
         defer {
             for memory in memories { dnnl_memory_destroy(memory) }
-            if let scratchpadBuffer { ScratchBuffers.shared.give(scratchpadBuffer) }
+            scratchpadBuffer?.deallocate()
         }
         var arguments: [dnnl_exec_arg_t] = []
         for (argument, descriptor, pointer) in [
@@ -156,7 +156,7 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
             arguments.append(dnnl_exec_arg_t(arg: Int32(argument), memory: memory))
         }
         if scratchpadBytes > 0 {
-            let buffer = ScratchBuffers.shared.take(scratchpadBytes)
+            let buffer = allocateAligned(scratchpadBytes)
             scratchpadBuffer = buffer
             guard let memory = makeMemory(scratchpadDescriptor(scratchpadBytes), buffer, engine: engine) else {
                 return false
