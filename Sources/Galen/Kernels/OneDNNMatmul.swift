@@ -284,13 +284,20 @@ enum OneDNNMatmul {
     /// multiply-adds) 30% slower.
     static let minimumWork = 1 << 19
 
+    /// oneDNN takes a product only when its n or k is at most this: OpenBLAS's SkylakeX kernels
+    /// lose to oneDNN on narrow products (n = 64 or 128: 131 vs 216–232 GFLOP/s) but win on wide
+    /// ones (square 256–1024 through oneDNN: 146–217 GFLOP/s against OpenBLAS's 183–238, in
+    /// `Benchmarks/run-core`).
+    static let narrowLimit = 128
+
     /// Products below this many multiply-adds run as one block: splitting costs a thread handoff
     /// (~10 µs), about what 2^20 multiply-adds take on one core.
     static let parallelThreshold = 1 << 20
 
     /// C ← alpha·op(A)·op(B) + beta·C on row-major buffers with leading dimensions, split into up
     /// to `threads` blocks of rows (or columns) that run at once on Galen's threads. Returns false,
-    /// having written nothing, when oneDNN cannot serve the product or it is below `minimumWork`
+    /// having written nothing, when oneDNN cannot serve the product, it is below `minimumWork`
+    /// or both its n and k exceed `narrowLimit`
     /// (tests lower both thresholds to reach small shapes and their splits).
     static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -299,7 +306,9 @@ enum OneDNNMatmul {
         minimumWork: Int = OneDNNMatmul.minimumWork, parallelThreshold: Int = OneDNNMatmul.parallelThreshold
     ) -> Bool {
         let work = m * n * k
-        guard m > 0, n > 0, k > 0, work >= minimumWork, let runtime = OneDNNRuntime.shared else { return false }
+        guard m > 0, n > 0, k > 0, work >= minimumWork, Swift.min(n, k) <= narrowLimit,
+            let runtime = OneDNNRuntime.shared
+        else { return false }
         let engine = runtime.engine
         let wanted = work >= parallelThreshold ? threads : 1
         // Rows when there are enough of them for every block, else columns, else one block.
