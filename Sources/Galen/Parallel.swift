@@ -39,14 +39,14 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }
 
-/// Splits 0..<count into at most `Threads.count` contiguous ranges of at least `grain` elements
-/// and runs `body(start, end)` on each, in parallel when there is more than one.
+/// Splits 0..<count into at most `threads` (default `Threads.count`) contiguous ranges of at least
+/// `grain` elements and runs `body(start, end)` on each, in parallel when there is more than one.
 ///
 /// The split depends only on `count`, `grain` and the thread count, so reductions that combine
 /// per-range partial results in range order give the same bits on every run.
 @inline(__always)
-public func parallelRanges(count: Int, grain: Int, _ body: (Int, Int) -> Void) {
-    let chunks = min(Threads.count, count / max(grain, 1))
+public func parallelRanges(count: Int, grain: Int, threads: Int = Threads.count, _ body: (Int, Int) -> Void) {
+    let chunks = min(threads, count / max(grain, 1))
     if chunks <= 1 {
         if count > 0 { body(0, count) }
         return

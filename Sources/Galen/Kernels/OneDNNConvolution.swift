@@ -61,6 +61,18 @@ final class OneDNNRuntime: @unchecked Sendable {
     }
 }
 
+/// The path an environment variable such as `GALEN_CONV` selects (case-insensitive), or `fallback`
+/// when it is unset or empty; an unknown value warns once, naming the valid ones, and falls back.
+func pathFromEnvironment<Path: RawRepresentable & CaseIterable>(_ variable: String, default fallback: Path) -> Path
+where Path.RawValue == String {
+    guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else { return fallback }
+    if let path = Path(rawValue: value.lowercased()) { return path }
+    let valid = Path.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+    FileHandle.standardError.write(
+        Data("galen: warning: \(variable)=\(value) is neither \(valid); using \(fallback.rawValue)\n".utf8))
+    return fallback
+}
+
 /// OpenMP's `omp_set_num_threads`, looked up in the libgomp that libdnnl loaded (its header and
 /// an unversioned libgomp.so to link against are not installed).
 enum OpenMP {
@@ -472,22 +484,20 @@ func implementationName(_ descriptor: dnnl_primitive_desc_t) -> String {
 
 // MARK: Cache
 
-/// Plans by key, least recently used evicted first. A geometry oneDNN cannot serve is cached as
-/// nil, so it falls back to the reference path without trying again on every call.
-final class OneDNNPlanCache: @unchecked Sendable {
-    /// Distinct convolutions a network cycles through per step: forward, backward-data and
-    /// backward-weights of each layer shape, at a couple of batch sizes (training, last batch).
-    static let capacity = 64
-    static let shared = OneDNNPlanCache()
-
+/// oneDNN plans by key, least recently used evicted first. A key oneDNN cannot serve is cached as
+/// nil, so it falls back to the reference path without trying again on every call. Shared by the
+/// convolution and matmul plans.
+final class PlanCache<Key: Hashable, Plan: AnyObject>: @unchecked Sendable {
+    let capacity: Int
     private let lock = NSLock()
-    private var entries: [OneDNNConvKey: (plan: OneDNNConvPlan?, lastUse: UInt64)] = [:]
+    private var entries: [Key: (plan: Plan?, lastUse: UInt64)] = [:]
     private var clock: UInt64 = 0
 
-    /// The plan for `key`, created on first use. Creation happens under the lock: concurrent
-    /// callers of a new geometry wait for one JIT compilation instead of running several.
-    func plan(_ key: OneDNNConvKey) -> OneDNNConvPlan? {
-        guard let runtime = OneDNNRuntime.shared else { return nil }
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// The plan for `key`, made by `make` on first use. Creation happens under the lock: concurrent
+    /// callers of a new key wait for one JIT compilation instead of running several.
+    func plan(_ key: Key, make: (Key) -> Plan?) -> Plan? {
         lock.lock()
         defer { lock.unlock() }
         clock &+= 1
@@ -495,8 +505,8 @@ final class OneDNNPlanCache: @unchecked Sendable {
             entries[key] = (entry.plan, clock)
             return entry.plan
         }
-        let plan = OneDNNConvPlan(key, runtime: runtime)
-        if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+        let plan = make(key)
+        if entries.count >= capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
             // A plan still running on another thread stays alive through that thread's reference.
             entries[oldest.key] = nil
         }
@@ -510,6 +520,14 @@ final class OneDNNPlanCache: @unchecked Sendable {
         defer { lock.unlock() }
         return entries.count
     }
+}
+
+/// The convolution plans.
+enum OneDNNPlanCache {
+    /// Distinct convolutions a network cycles through per step: forward, backward-data and
+    /// backward-weights of each layer shape, at a couple of batch sizes (training, last batch).
+    static let capacity = 64
+    static let shared = PlanCache<OneDNNConvKey, OneDNNConvPlan>(capacity: capacity)
 }
 
 // MARK: Entry points
@@ -536,8 +554,9 @@ enum OneDNNConvolution {
 
     static func plan(_ kind: OneDNNConvKind, _ g: ConvGeometry, bias: Bool) -> OneDNNConvPlan? {
         // An empty batch has nothing to compute; the reference kernels handle it without a primitive.
-        guard g.batch > 0 else { return nil }
-        return OneDNNPlanCache.shared.plan(OneDNNConvKey(kind: kind, geometry: g, bias: bias, threads: Threads.count))
+        guard g.batch > 0, let runtime = OneDNNRuntime.shared else { return nil }
+        let key = OneDNNConvKey(kind: kind, geometry: g, bias: bias, threads: Threads.count)
+        return OneDNNPlanCache.shared.plan(key) { OneDNNConvPlan($0, runtime: runtime) }
     }
 
     /// y = conv(x, weight) + bias (see `convolutionForward`); y is overwritten.

@@ -33,13 +33,7 @@ public enum MatmulPath: String, Sendable, CaseIterable {
 
     /// The path set by the environment variable `GALEN_MATMUL` (`openblas` or `onednn`), read once;
     /// oneDNN when unset.
-    public static let environmentDefault: MatmulPath = {
-        guard let value = ProcessInfo.processInfo.environment["GALEN_MATMUL"], !value.isEmpty else { return .oneDNN }
-        if let path = MatmulPath(rawValue: value.lowercased()) { return path }
-        FileHandle.standardError.write(
-            Data("galen: warning: GALEN_MATMUL=\(value) is neither 'openblas' nor 'onednn'; using onednn\n".utf8))
-        return .oneDNN
-    }()
+    public static let environmentDefault = pathFromEnvironment("GALEN_MATMUL", default: MatmulPath.oneDNN)
 
     /// The path the next product takes: `override`, else `GALEN_MATMUL`, else oneDNN.
     public static var current: MatmulPath { override ?? environmentDefault }
@@ -189,7 +183,7 @@ final class OneDNNPackedProduct {
         let key = OneDNNMatmulKey(
             m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc, alpha: 1,
             beta: beta, packedB: true)
-        guard let plan = OneDNNMatmulCache.shared.plan(key, engine: runtime.engine) else { return nil }
+        guard let plan = OneDNNMatmulCache.plan(key, engine: runtime.engine) else { return nil }
         // The plain B as given, and the reorder into the layout the plan chose.
         var plain = dnnl_memory_desc_t()
         let dims: [Int64] = [Int64(k), Int64(n)]
@@ -243,38 +237,19 @@ final class OneDNNPackedProduct {
     }
 }
 
-/// Plans by key, least recently used evicted first; shapes oneDNN cannot serve are cached as nil.
-final class OneDNNMatmulCache: @unchecked Sendable {
+/// The matmul plans.
+enum OneDNNMatmulCache {
     /// A transformer step cycles through a few dozen distinct products (forward and both
     /// gradients of each projection and attention shape), times the blocks they split into.
     static let capacity = 256
-    static let shared = OneDNNMatmulCache()
+    static let shared = PlanCache<OneDNNMatmulKey, OneDNNMatmulPlan>(capacity: capacity)
 
-    private let lock = NSLock()
-    private var entries: [OneDNNMatmulKey: (plan: OneDNNMatmulPlan?, lastUse: UInt64)] = [:]
-    private var clock: UInt64 = 0
-
-    func plan(_ key: OneDNNMatmulKey, engine: dnnl_engine_t) -> OneDNNMatmulPlan? {
-        lock.lock()
-        defer { lock.unlock() }
-        clock &+= 1
-        if let entry = entries[key] {
-            entries[key] = (entry.plan, clock)
-            return entry.plan
+    /// The plan for `key`, created (on one OpenMP thread, as it will run) on first use.
+    static func plan(_ key: OneDNNMatmulKey, engine: dnnl_engine_t) -> OneDNNMatmulPlan? {
+        shared.plan(key) { key in
+            OpenMP.setNumThreads?(1)
+            return OneDNNMatmulPlan(key, engine: engine)
         }
-        OpenMP.setNumThreads?(1)
-        let plan = OneDNNMatmulPlan(key, engine: engine)
-        if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-            entries[oldest.key] = nil
-        }
-        entries[key] = (plan, clock)
-        return plan
-    }
-
-    var count: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return entries.count
     }
 }
 
@@ -323,7 +298,7 @@ enum OneDNNMatmul {
             let key = OneDNNMatmulKey(
                 m: splitRows ? size : m, n: splitRows ? n : size, k: k, transposeA: transposeA,
                 transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta)
-            guard let plan = OneDNNMatmulCache.shared.plan(key, engine: engine) else { return false }
+            guard let plan = OneDNNMatmulCache.plan(key, engine: engine) else { return false }
             plans.append((start, plan))
         }
         func runBlock(_ index: Int) -> Bool {

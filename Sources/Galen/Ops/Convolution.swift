@@ -34,13 +34,7 @@ public enum ConvolutionPath: String, Sendable, CaseIterable {
 
     /// The path set by the environment variable `GALEN_CONV` (`reference` or `onednn`), read once;
     /// oneDNN when unset.
-    public static let environmentDefault: ConvolutionPath = {
-        guard let value = ProcessInfo.processInfo.environment["GALEN_CONV"], !value.isEmpty else { return .oneDNN }
-        if let path = ConvolutionPath(rawValue: value.lowercased()) { return path }
-        FileHandle.standardError.write(
-            Data("galen: warning: GALEN_CONV=\(value) is neither 'reference' nor 'onednn'; using onednn\n".utf8))
-        return .oneDNN
-    }()
+    public static let environmentDefault = pathFromEnvironment("GALEN_CONV", default: ConvolutionPath.oneDNN)
 
     /// The path the next convolution requests: `override`, else `GALEN_CONV`, else oneDNN.
     public static var current: ConvolutionPath { override ?? environmentDefault }

@@ -347,12 +347,7 @@ private func recurrenceBlocks(batch: Int, threads: Int, _ body: (Int, Int, Int) 
     Threads.configure()
     openblas_set_num_threads(1)
     defer { openblas_set_num_threads(Int32(Threads.count)) }
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendable(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: blocks) { block in
-            box.value(batch * block / blocks, batch * (block + 1) / blocks, 1)
-        }
-    }
+    parallelRanges(count: batch, grain: minimumSequencesPerThread, threads: threads) { body($0, $1, 1) }
 }
 
 /// Below this many sequences per thread, a block's GEMMs are too thin to beat one shared GEMM.
