@@ -67,7 +67,7 @@ func pathFromEnvironment<Path: RawRepresentable & CaseIterable>(_ variable: Stri
 where Path.RawValue == String {
     guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else { return fallback }
     if let path = Path(rawValue: value.lowercased()) { return path }
-    let valid = Path.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+    let valid = Path.allCases.map { "'\($0.rawValue)'" }.joined(separator: " nor ")
     FileHandle.standardError.write(
         Data("galen: warning: \(variable)=\(value) is neither \(valid); using \(fallback.rawValue)\n".utf8))
     return fallback
