@@ -12,8 +12,10 @@ import Testing
         var padding = 0
         var alpha: Float = 1, beta: Float = 0
         var threads = 1
+        /// A bias row added inside the product (alpha 1, beta 0 only).
+        var bias = false
         var description: String {
-            "\(m)×\(k)·\(k)×\(n) tA \(transposeA) tB \(transposeB) pad \(padding) α \(alpha) β \(beta) threads \(threads)"
+            "\(m)×\(k)·\(k)×\(n) tA \(transposeA) tB \(transposeB) pad \(padding) α \(alpha) β \(beta) threads \(threads) bias \(bias)"
         }
     }
 
@@ -30,6 +32,10 @@ import Testing
         Case(m: 6, n: 130, k: 21, transposeB: true, padding: 1, alpha: 0.5, beta: 1, threads: 2),
         Case(m: 6, n: 130, k: 21, transposeA: true, threads: 2),
         Case(m: 1, n: 1, k: 300),
+        // The bias of a linear layer, in one block and split by rows and by columns.
+        Case(m: 33, n: 47, k: 29, transposeB: true, padding: 2, bias: true),
+        Case(m: 67, n: 41, k: 23, transposeB: true, threads: 2, bias: true),
+        Case(m: 6, n: 130, k: 21, transposeB: true, padding: 1, threads: 3, bias: true),
     ]
 
     @Test(arguments: cases)
@@ -43,15 +49,19 @@ import Testing
         let a = Tensor.randn([aRows * lda], generator: g).scalars
         let b = Tensor.randn([bRows * ldb], generator: g).scalars
         let c0 = Tensor.randn([c.m * ldc], generator: g).scalars
+        let bias = c.bias ? Tensor.randn([c.n], generator: g).scalars : nil
 
         var reference = c0, fast = c0
-        gemm(c.transposeA, c.transposeB, m: c.m, n: c.n, k: c.k, alpha: c.alpha, a, lda, b, ldb, beta: c.beta,
-             &reference, ldc, threads: 1, path: .openBLAS)
-        let served = fast.withUnsafeMutableBufferPointer { out in
-            OneDNNMatmul.gemm(
-                transposeA: c.transposeA, transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, alpha: c.alpha, a, lda: lda,
-                b, ldb: ldb, beta: c.beta, out.baseAddress!, ldc: ldc, threads: c.threads, minimumWork: 0,
-                parallelThreshold: 0)
+        let served = (bias ?? []).withUnsafeBufferPointer { values in
+            let biasPointer = bias == nil ? nil : values.baseAddress
+            gemm(c.transposeA, c.transposeB, m: c.m, n: c.n, k: c.k, alpha: c.alpha, a, lda, b, ldb, beta: c.beta,
+                 &reference, ldc, bias: biasPointer, threads: 1, path: .openBLAS)
+            return fast.withUnsafeMutableBufferPointer { out in
+                OneDNNMatmul.gemm(
+                    transposeA: c.transposeA, transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, alpha: c.alpha, a,
+                    lda: lda, b, ldb: ldb, beta: c.beta, out.baseAddress!, ldc: ldc, bias: biasPointer,
+                    threads: c.threads, minimumWork: 0, parallelThreshold: 0)
+            }
         }
         #expect(served, "oneDNN refused \(c)")
         // Products of up to 300 terms of unit-variance values: rounding ≈ 1e-6 · √k · scale.
@@ -68,5 +78,14 @@ import Testing
         }
         #expect(worst <= 1e-5, "\(c): largest difference \(worst)")
         #expect(fast != c0, "\(c): oneDNN wrote nothing")
+        if let bias {
+            // The bias is really in both: without it row 0 would differ from A·B by exactly it.
+            var product = c0
+            gemm(c.transposeA, c.transposeB, m: c.m, n: c.n, k: c.k, alpha: 1, a, lda, b, ldb, beta: 0, &product, ldc,
+                 threads: 1, path: .openBLAS)
+            for column in 0..<c.n {
+                #expect(abs(reference[column] - product[column] - bias[column]) <= 1e-4 * (1 + abs(bias[column])))
+            }
+        }
     }
 }

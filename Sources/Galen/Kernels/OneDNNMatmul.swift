@@ -47,6 +47,8 @@ struct OneDNNMatmulKey: Hashable, Sendable {
     let alpha: Float, beta: Float
     /// B in the layout the primitive prefers (see `OneDNNPackedProduct`) instead of as given.
     var packedB = false
+    /// A bias row added to every row of C (alpha must be 1: oneDNN adds it before the scale).
+    var bias = false
 }
 
 /// One single-threaded matmul primitive over strided row-major operands. Immutable; primitives
@@ -54,8 +56,14 @@ struct OneDNNMatmulKey: Hashable, Sendable {
 final class OneDNNMatmulPlan: @unchecked Sendable {
     let primitive: dnnl_primitive_t
     let a: dnnl_memory_desc_t, b: dnnl_memory_desc_t, c: dnnl_memory_desc_t
+    let biasDescriptor: dnnl_memory_desc_t?
     let scratchpadBytes: Int
     let implementation: String
+    let engine: dnnl_engine_t
+    /// Contexts not running at the moment; one is made whenever all are busy, so there are at most
+    /// as many as runs have ever overlapped.
+    private var idleContexts: [OneDNNExecutionContext] = []
+    private let contextLock = NSLock()
 
     /// nil when oneDNN rejects the shape or offers only its reference implementation.
     init?(_ key: OneDNNMatmulKey, engine: dnnl_engine_t) {
@@ -73,6 +81,8 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
             var b = strided(key.k, key.n, transposed: key.transposeB, leading: key.ldb),
             var c = strided(key.m, key.n, transposed: false, leading: key.ldc)
         else { return nil }
+        var bias = key.bias ? strided(1, key.n, transposed: false, leading: key.n) : nil
+        if key.bias && (bias == nil || key.alpha != 1) { return nil }
         if key.packedB {
             let dims: [Int64] = [Int64(key.k), Int64(key.n)]
             guard dnnl_memory_desc_init_by_tag(&b, 2, dims, dnnl_f32, dnnl_format_tag_any) == dnnl_success else {
@@ -99,7 +109,9 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
         }
 
         var desc = dnnl_matmul_desc_t()
-        guard dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) == dnnl_success else { return nil }
+        let initialized = bias == nil
+            ? dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) : dnnl_matmul_desc_init(&desc, &a, &b, &bias!, &c)
+        guard initialized == dnnl_success else { return nil }
         var descriptor: dnnl_primitive_desc_t?
         guard dnnl_primitive_desc_create(&descriptor, &desc, attr, engine, nil) == dnnl_success, let descriptor else {
             return nil
@@ -113,7 +125,7 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
         if key.packedB, let chosen = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0) {
             b = chosen.pointee
         }
-        (self.a, self.b, self.c) = (a, b, c)
+        (self.a, self.b, self.c, self.biasDescriptor, self.engine) = (a, b, c, bias, engine)
         var bytes = 0
         if var scratchpad = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)?.pointee {
             bytes = dnnl_memory_desc_get_size(&scratchpad)
@@ -123,40 +135,79 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
 
     deinit { dnnl_primitive_destroy(primitive) }
 
-    /// Runs the product on the calling thread. Returns false if oneDNN reports an error.
+    /// Runs the product on the calling thread (`bias` exactly when the key has one). Returns false
+    /// if oneDNN reports an error.
     func run(
-        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, engine: dnnl_engine_t
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>? = nil
     ) -> Bool {
         OpenMP.setNumThreads?(1)
-        var stream: dnnl_stream_t?
-        guard dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream else {
-            return false
-        }
-        defer { dnnl_stream_destroy(stream) }
-        var memories: [dnnl_memory_t] = []
-        var scratchpadBuffer: UnsafeMutableRawPointer?
+        contextLock.lock()
+        let reused = idleContexts.popLast()
+        contextLock.unlock()
+        guard let context = reused ?? OneDNNExecutionContext(self) else { return false }
         defer {
-            for memory in memories { dnnl_memory_destroy(memory) }
-            scratchpadBuffer?.deallocate()
+            contextLock.lock()
+            idleContexts.append(context)
+            contextLock.unlock()
         }
-        var arguments: [dnnl_exec_arg_t] = []
-        for (argument, descriptor, pointer) in [
-            (DNNL_ARG_SRC, self.a, UnsafeMutableRawPointer(mutating: a)),
-            (DNNL_ARG_WEIGHTS, self.b, UnsafeMutableRawPointer(mutating: b)),
-            (DNNL_ARG_DST, self.c, UnsafeMutableRawPointer(c)),
-        ] {
-            guard let memory = makeMemory(descriptor, pointer, engine: engine) else { return false }
+        return context.run(primitive, a, b, c, bias: bias)
+    }
+}
+
+/// What one run of a matmul primitive needs besides the primitive: a stream, memory objects for
+/// the operands and a scratchpad. Made once and pointed at each run's buffers: creating them per
+/// call cost 2.3 µs, 6% of a 32×128·128×512 LSTM step product on one core.
+private final class OneDNNExecutionContext {
+    private let stream: dnnl_stream_t
+    /// Source, weights, destination, then bias when the plan has one; then the scratchpad.
+    private var memories: [dnnl_memory_t] = []
+    private let operandCount: Int
+    private var arguments: [dnnl_exec_arg_t] = []
+    private let scratchpad: UnsafeMutableRawPointer?
+
+    init?(_ plan: OneDNNMatmulPlan) {
+        var stream: dnnl_stream_t?
+        guard dnnl_stream_create(&stream, plan.engine, dnnl_stream_default_flags.rawValue) == dnnl_success,
+            let stream
+        else { return nil }
+        self.stream = stream
+        scratchpad = plan.scratchpadBytes > 0 ? allocateAligned(plan.scratchpadBytes) : nil
+        var descriptors = [(DNNL_ARG_SRC, plan.a), (DNNL_ARG_WEIGHTS, plan.b), (DNNL_ARG_DST, plan.c)]
+        if let bias = plan.biasDescriptor { descriptors.append((DNNL_ARG_BIAS, bias)) }
+        operandCount = descriptors.count
+        // The operand handles are placeholders until a run sets them.
+        let placeholder = UnsafeMutableRawPointer(bitPattern: 64)!
+        for (argument, descriptor) in descriptors {
+            guard let memory = makeMemory(descriptor, placeholder, engine: plan.engine) else { return nil }
             memories.append(memory)
             arguments.append(dnnl_exec_arg_t(arg: Int32(argument), memory: memory))
         }
-        if scratchpadBytes > 0 {
-            let buffer = allocateAligned(scratchpadBytes)
-            scratchpadBuffer = buffer
-            guard let memory = makeMemory(scratchpadDescriptor(scratchpadBytes), buffer, engine: engine) else {
-                return false
-            }
+        if let scratchpad {
+            guard let memory = makeMemory(scratchpadDescriptor(plan.scratchpadBytes), scratchpad, engine: plan.engine)
+            else { return nil }
             memories.append(memory)
             arguments.append(dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SCRATCHPAD), memory: memory))
+        }
+    }
+
+    deinit {
+        for memory in memories { dnnl_memory_destroy(memory) }
+        dnnl_stream_destroy(stream)
+        scratchpad?.deallocate()
+    }
+
+    func run(
+        _ primitive: dnnl_primitive_t, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?
+    ) -> Bool {
+        precondition((bias != nil) == (operandCount == 4), "oneDNN matmul: bias given to a plan without one, or missing")
+        let handles = [
+            UnsafeMutableRawPointer(mutating: a), UnsafeMutableRawPointer(mutating: b), UnsafeMutableRawPointer(c),
+            UnsafeMutableRawPointer(mutating: bias),
+        ]
+        for index in 0..<operandCount {
+            guard dnnl_memory_set_data_handle(memories[index], handles[index]) == dnnl_success else { return false }
         }
         guard dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments) == dnnl_success else {
             return false
@@ -172,7 +223,6 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
 final class OneDNNPackedProduct {
     private let plan: OneDNNMatmulPlan
     private let packed: UnsafeMutableRawPointer
-    private let engine: dnnl_engine_t
 
     /// nil when oneDNN is unavailable or refuses the shape; then use `gemm`.
     init?(
@@ -224,14 +274,14 @@ final class OneDNNPackedProduct {
             buffer.deallocate()
             return nil
         }
-        (self.plan, self.packed, self.engine) = (plan, buffer, runtime.engine)
+        (self.plan, self.packed) = (plan, buffer)
     }
 
     deinit { packed.deallocate() }
 
     /// C ← op(A)·B + beta·C on the calling thread.
     func run(_ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-        guard plan.run(a, UnsafePointer(packed.assumingMemoryBound(to: Float.self)), c, engine: engine) else {
+        guard plan.run(a, UnsafePointer(packed.assumingMemoryBound(to: Float.self)), c) else {
             fatalError("oneDNN matmul: a primitive that was created failed to run")
         }
     }
@@ -254,14 +304,16 @@ enum OneDNNMatmulCache {
 }
 
 enum OneDNNMatmul {
-    /// Products below this many multiply-adds stay with OpenBLAS: each oneDNN call costs ~6 µs of
-    /// memory objects and a stream, which made the MLP workload (products of 8k–260k
-    /// multiply-adds) 30% slower.
+    /// Products below this many multiply-adds stay with OpenBLAS: at the MLP's and attention's
+    /// sizes its small-matrix kernels are as fast or faster on one core (64×64·64×32 1.9 vs 2.9 µs,
+    /// 128×32·32×128 7.9 vs 10.5 µs; 128×30·30×64 6.9 vs 5.2 µs the other way), and a oneDNN call
+    /// adds about 1 µs of plan lookup.
     static let minimumWork = 1 << 19
 
-    /// oneDNN takes a product only when its n or k is at most this: OpenBLAS's SkylakeX kernels
-    /// lose to oneDNN on narrow products (n = 64 or 128: 131 vs 216–232 GFLOP/s) but win on wide
-    /// ones (square 256–1024 through oneDNN: 146–217 GFLOP/s against OpenBLAS's 183–238, in
+    /// oneDNN takes a product only when its m, n or k is at most this: OpenBLAS's SkylakeX kernels
+    /// lose to oneDNN on narrow products (n = 64 or 128: 131 vs 216–232 GFLOP/s; a weight gradient
+    /// gᵀ·x with m = 128, n = 256, k = 2048: 159 vs 217) but win on wide square ones (square
+    /// 256–1024 through oneDNN: 135–217 GFLOP/s against OpenBLAS's 183–238, in
     /// `Benchmarks/run-core`).
     static let narrowLimit = 128
 
@@ -269,19 +321,21 @@ enum OneDNNMatmul {
     /// (~10 µs), about what 2^20 multiply-adds take on one core.
     static let parallelThreshold = 1 << 20
 
-    /// C ← alpha·op(A)·op(B) + beta·C on row-major buffers with leading dimensions, split into up
+    /// C ← alpha·op(A)·op(B) + beta·C (+ the row `bias`, only with alpha 1 and beta 0) on row-major
+    /// buffers with leading dimensions, split into up
     /// to `threads` blocks of rows (or columns) that run at once on Galen's threads. Returns false,
     /// having written nothing, when oneDNN cannot serve the product, it is below `minimumWork`
-    /// or both its n and k exceed `narrowLimit`
+    /// or all of m, n and k exceed `narrowLimit`
     /// (tests lower both thresholds to reach small shapes and their splits).
     static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
-        minimumWork: Int = OneDNNMatmul.minimumWork, parallelThreshold: Int = OneDNNMatmul.parallelThreshold
+        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil, threads: Int,
+        minimumWork: Int = OneDNNMatmul.minimumWork, parallelThreshold: Int = OneDNNMatmul.parallelThreshold,
+        narrowLimit: Int = OneDNNMatmul.narrowLimit
     ) -> Bool {
         let work = m * n * k
-        guard m > 0, n > 0, k > 0, work >= minimumWork, Swift.min(n, k) <= narrowLimit,
+        guard m > 0, n > 0, k > 0, work >= minimumWork, Swift.min(m, n, k) <= narrowLimit,
             let runtime = OneDNNRuntime.shared
         else { return false }
         let engine = runtime.engine
@@ -297,16 +351,16 @@ enum OneDNNMatmul {
             let start = extent * block / blocks, size = extent * (block + 1) / blocks - start
             let key = OneDNNMatmulKey(
                 m: splitRows ? size : m, n: splitRows ? n : size, k: k, transposeA: transposeA,
-                transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta)
+                transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta, bias: bias != nil)
             guard let plan = OneDNNMatmulCache.plan(key, engine: engine) else { return false }
             plans.append((start, plan))
         }
         func runBlock(_ index: Int) -> Bool {
             let (start, plan) = plans[index]
             if splitRows {
-                return plan.run(a + (transposeA ? start : start * lda), b, c + start * ldc, engine: engine)
+                return plan.run(a + (transposeA ? start : start * lda), b, c + start * ldc, bias: bias)
             }
-            return plan.run(a, b + (transposeB ? start * ldb : start), c + start, engine: engine)
+            return plan.run(a, b + (transposeB ? start * ldb : start), c + start, bias: bias.map { $0 + start })
         }
         if blocks == 1 { return runBlock(0) || failed() }
         let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: blocks)

@@ -46,18 +46,27 @@ func sgemm(
 
 /// C ← alpha·op(A)·op(B) + beta·C, all row-major with explicit leading dimensions: every matrix
 /// product in Galen ends here, and `MatmulPath.current` picks oneDNN or OpenBLAS.
+///
+/// `bias` (n values, only with alpha 1 and beta 0) is added to every row of C: inside the product
+/// on oneDNN, and written into C before a beta-1 product on OpenBLAS (as PyTorch's addmm).
 func gemm(
     _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-    beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, threads: Int = Threads.count,
-    path: MatmulPath = MatmulPath.current
+    beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, bias: UnsafePointer<Float>? = nil,
+    threads: Int = Threads.count, path: MatmulPath = MatmulPath.current
 ) {
+    precondition(bias == nil || (alpha == 1 && beta == 0), "gemm: a bias needs alpha 1 and beta 0")
     if path == .oneDNN,
         OneDNNMatmul.gemm(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-            beta: beta, c, ldc: ldc, threads: threads)
+            beta: beta, c, ldc: ldc, bias: bias, threads: threads)
     {
         return
+    }
+    var beta = beta
+    if let bias {
+        for row in 0..<m { (c + row * ldc).update(from: bias, count: n) }
+        beta = 1
     }
     Threads.configure()
     cblas_sgemm(
@@ -103,8 +112,14 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
         }
     }
     return record(result, "matmul", [a, b]) { g in
-        [a.requiresGrad ? matmul(g, b.transposed()).sumToShape(a.shape) : nil,
-         b.requiresGrad ? matmul(a.transposed(), g).sumToShape(b.shape) : nil]
+        let rightGradient: Tensor?
+        if b.requiresGrad && b.rank == 2 && a.rank > 2 && k > 0 && n > 0 {
+            // A stack times one matrix: d(B) is one product over all the stacked rows.
+            rightGradient = matmul(a.reshaped([-1, k]).transposed(), g.reshaped([-1, n]))
+        } else {
+            rightGradient = b.requiresGrad ? matmul(a.transposed(), g).sumToShape(b.shape) : nil
+        }
+        return [a.requiresGrad ? matmul(g, b.transposed()).sumToShape(a.shape) : nil, rightGradient]
     }
 }
 
@@ -138,12 +153,96 @@ extension Tensor {
 }
 
 /// x · Wᵀ + b (PyTorch's `F.linear`): x (…, in), weight (out, in), bias (out).
+///
+/// One graph node over all leading axes at once, as PyTorch's addmm: the forward is one product
+/// over every row of x with the bias added inside it; the backward is one product for d(x), one
+/// for d(weight) over all rows (not one per leading index summed afterwards) and a column sum for
+/// d(bias).
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     check(
         weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == weight.shape[1],
         "linear: input \(x.shape) does not fit weight \(weight.shape) (in features \(weight.rank == 2 ? weight.shape[1] : -1))")
-    let product = matmul(x, weight.transposed())
-    guard let bias else { return product }
-    check(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
-    return product + bias
+    let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
+    if let bias {
+        check(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
+    }
+    let rows = Shape.count(Array(x.shape.dropLast()))
+    // x as a row-major (rows × in) matrix; W read in place when it is row- or column-major.
+    let input = x.contiguousValues()
+    let weightMatrix = matrixOperand(weight) == nil ? weight.contiguousValues() : weight
+    let weightOperand = matrixOperand(weightMatrix)!
+    let biasValues = bias?.contiguousValues()
+    // x·Wᵀ: Wᵀ is op(B) with B transposed exactly when W is stored row-major.
+    let weightRowMajor = weightOperand.transpose == CblasNoTrans
+    let ldw = weightOperand.leadingDimension
+
+    let result = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures])
+    if rows * outFeatures > 0 {
+        withExtendedLifetime((input, weightMatrix, biasValues)) {
+            let out = result.pointer
+            if inFeatures == 0 {
+                for row in 0..<rows {
+                    if let biasValues { (out + row * outFeatures).update(from: biasValues.pointer, count: outFeatures) }
+                    else { (out + row * outFeatures).update(repeating: 0, count: outFeatures) }
+                }
+            } else {
+                gemm(false, weightRowMajor, m: rows, n: outFeatures, k: inFeatures, alpha: 1, input.pointer, inFeatures,
+                     weightMatrix.pointer, ldw, beta: 0, out, outFeatures, bias: biasValues?.pointer)
+            }
+        }
+    }
+
+    let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+    return record(result, "linear", inputs) { g in
+        let g = g.contiguousValues()
+        var inputGradient: Tensor?, weightGradient: Tensor?, biasGradient: Tensor?
+        withExtendedLifetime((g, input, weightMatrix)) {
+            if x.requiresGrad {
+                // d(x) = g · W
+                let dx = Tensor(uninitializedShape: x.shape)
+                if rows * inFeatures > 0 {
+                    if outFeatures == 0 {
+                        dx.pointer.update(repeating: 0, count: dx.count)
+                    } else {
+                        gemm(false, !weightRowMajor, m: rows, n: inFeatures, k: outFeatures, alpha: 1, g.pointer,
+                             outFeatures, weightMatrix.pointer, ldw, beta: 0, dx.pointer, inFeatures)
+                    }
+                }
+                inputGradient = dx
+            }
+            if weight.requiresGrad {
+                // d(W) = gᵀ · x, one product over every row
+                let dw = Tensor(uninitializedShape: weight.shape)
+                if outFeatures * inFeatures > 0 {
+                    if rows == 0 {
+                        dw.pointer.update(repeating: 0, count: dw.count)
+                    } else {
+                        gemm(true, false, m: outFeatures, n: inFeatures, k: rows, alpha: 1, g.pointer, outFeatures,
+                             input.pointer, inFeatures, beta: 0, dw.pointer, inFeatures)
+                    }
+                }
+                weightGradient = dw
+            }
+            if let bias, bias.requiresGrad {
+                let db = Tensor(uninitializedShape: [outFeatures])
+                sumRows(g.pointer, rows: rows, columns: outFeatures, into: db.pointer)
+                biasGradient = db
+            }
+        }
+        return bias == nil ? [inputGradient, weightGradient] : [inputGradient, weightGradient, biasGradient]
+    }
+}
+
+/// The column sums of a row-major (rows × columns) matrix. Each thread takes a range of columns
+/// and adds the rows in order, so the result does not depend on the thread count.
+func sumRows(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    out.update(repeating: 0, count: columns)
+    parallelRanges(count: columns, grain: Swift.max(16, elementwiseGrain / Swift.max(rows, 1))) { start, end in
+        let width = end - start
+        for row in 0..<rows {
+            let source = x + row * columns + start
+            let target = out + start
+            for j in 0..<width { target[j] += source[j] }
+        }
+    }
 }

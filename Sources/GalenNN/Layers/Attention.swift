@@ -93,17 +93,15 @@ public final class MultiheadAttention: Module, DrawsRandomNumbers {
         // Input projections: one GEMM for self-attention, two when key and value are one tensor.
         let (weight, bias) = (inProjWeight, inProjBias)
         func project(_ x: Tensor, rows: Range<Int>) -> Tensor {
-            overRows(x) {
-                linear(
-                    $0, weight: weight.narrow(axis: 0, start: rows.lowerBound, length: rows.count),
-                    bias: bias?.narrow(axis: 0, start: rows.lowerBound, length: rows.count))
-            }
+            linear(
+                x, weight: weight.narrow(axis: 0, start: rows.lowerBound, length: rows.count),
+                bias: bias?.narrow(axis: 0, start: rows.lowerBound, length: rows.count))
         }
         // The core wants (N, sequence, features): a permuted view of a sequence-first tensor.
         func batchMajor(_ x: Tensor) -> Tensor { batchFirst ? x : x.permuted([1, 0, 2]) }
         let q: AttentionInput, k: AttentionInput, v: AttentionInput
         if selfAttention {
-            let packed = batchMajor(overRows(query) { linear($0, weight: weight, bias: bias) })
+            let packed = batchMajor(linear(query, weight: weight, bias: bias))
             (q, k, v) = (AttentionInput(packed, columns: 0..<e), AttentionInput(packed, columns: e..<2 * e),
                          AttentionInput(packed, columns: 2 * e..<3 * e))
         } else if sameKeyValue {
@@ -122,7 +120,7 @@ public final class MultiheadAttention: Module, DrawsRandomNumbers {
             dropoutP: dropout, training: isTraining, generator: generator, needWeights: needWeights,
             fullyMaskedRows: needWeights ? .nan : .zero, sequenceFirstOutput: !batchFirst,
             op: "MultiheadAttention")
-        let output = overRows(batchFirst ? attended : attended.permuted([1, 0, 2]), outProj.callAsFunction)
+        let output = outProj(batchFirst ? attended : attended.permuted([1, 0, 2]))
         guard let weights else { return (output, nil) }
         return (output, average ? weights.mean(axis: 1) : weights)
     }
@@ -153,15 +151,6 @@ public final class MultiheadAttention: Module, DrawsRandomNumbers {
         }
         return merged
     }
-}
-
-/// `transform` applied to the rows of x (…, features) viewed as one (rows, features) matrix, the
-/// result shaped back to (…, out). For a linear layer this makes the weight gradient one GEMM over
-/// all rows instead of one per leading index summed afterwards.
-func overRows(_ x: Tensor, _ transform: (Tensor) -> Tensor) -> Tensor {
-    guard x.rank > 2 else { return transform(x) }
-    let y = transform(x.reshaped([-1, x.shape[x.rank - 1]]))
-    return y.reshaped(Array(x.shape.dropLast()) + [y.shape[1]])
 }
 
 /// Bahdanau's additive attention: score(q, k) = vᵀ · tanh(W_q · q + W_k · k), softmax over the

@@ -62,7 +62,7 @@ public final class TransformerEncoderLayer: Module, Layer {
             dropout1(selfAttn(x, x, x, keyPaddingMask: srcKeyPaddingMask, attentionMask: mask, needWeights: false, isCausal: isCausal).output)
         }
         func feedforward(_ x: Tensor) -> Tensor {
-            dropout2(overRows(x) { linear2(dropout(activation(linear1($0)))) })
+            dropout2(linear2(dropout(activation(linear1(x)))))
         }
         if normFirst {
             let x = src + selfAttention(norm1(src))
@@ -162,7 +162,7 @@ public final class TransformerDecoderLayer: Module {
                 isCausal: memoryIsCausal).output)
         }
         func feedforward(_ x: Tensor) -> Tensor {
-            dropout3(overRows(x) { linear2(dropout(activation(linear1($0)))) })
+            dropout3(linear2(dropout(activation(linear1(x)))))
         }
         if normFirst {
             var x = tgt + selfAttention(norm1(tgt))
