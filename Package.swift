@@ -63,7 +63,7 @@ let package = Package(
             name: "galen-bench", dependencies: ["Galen", "GalenData", "GalenNN", "GalenOptim", "CBLAS"],
             path: "Benchmarks/Swift"),
         .testTarget(
-            name: "GalenTests", dependencies: ["Galen", "GalenTestSupport"],
+            name: "GalenTests", dependencies: ["Galen", "CGalenRuntime", "GalenTestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "GalenNNTests", dependencies: ["Galen", "GalenNN", "GalenTestSupport"],

@@ -1,3 +1,4 @@
+import CGalenRuntime
 import Testing
 
 @testable import Galen
@@ -57,5 +58,60 @@ import Testing
                 #expect(worst <= 1e-5, "\(c), \(threads) blocks on \(path): tensor \(index) differs by \(worst)")
             }
         }
+    }
+}
+
+/// The AVX-512 LSTM gate kernels (CGalenRuntime) compute what the portable Swift kernels compute,
+/// within the rounding of their reciprocal estimates, including the masked tail of a width that is
+/// not a multiple of 16 and saturating pre-activations.
+@Suite struct LSTMGateKernels {
+    @Test(arguments: [128, 20, 1])
+    func avx512MatchesPortable(_ width: Int) throws {
+        try #require(lstmKernelsUseAVX512, "this CPU has no AVX-512; only the portable kernels run here")
+        let g = Generator(seed: 5)
+        // Pre-activations of unit scale, plus (where there is room) extremes where sigmoid and tanh
+        // saturate or tanh takes its series branch near 0.
+        var gates = (Tensor.randn([4 * width], generator: g) * 3).scalars
+        let extremes: [Float] = [-100, 100, -20, 20, 0, 1e-3, -1e-3, 0.05]
+        if gates.count >= 64 {
+            for (index, value) in extremes.enumerated() { gates[index * 7] = value }
+        }
+        let cell = Tensor.randn([width], generator: g).scalars
+        let (hiddenGradient, cellGradient) = (Tensor.randn([width], generator: g).scalars, Tensor.randn([width], generator: g).scalars)
+
+        func forward(avx512: Bool) -> (gates: [Float], cell: [Float], cellTanh: [Float], hidden: [Float]) {
+            var (gs, c) = (gates, cell)
+            var (tc, h) = ([Float](repeating: 0, count: width), [Float](repeating: 0, count: width))
+            if avx512 {
+                galen_lstm_step_avx512(&gs, &c, &tc, &h, width)
+            } else {
+                lstmStepPortable(gates: &gs, cell: &c, cellTanh: &tc, hidden: &h, width: width)
+            }
+            return (gs, c, tc, h)
+        }
+        let (fast, reference) = (forward(avx512: true), forward(avx512: false))
+        func worst(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0 }
+        #expect(worst(fast.gates, reference.gates) <= 1e-6)
+        #expect(worst(fast.cell, reference.cell) <= 1e-6)
+        #expect(worst(fast.cellTanh, reference.cellTanh) <= 1e-6)
+        #expect(worst(fast.hidden, reference.hidden) <= 1e-6)
+        #expect(reference.hidden.contains { $0 != 0 })
+
+        func backward(avx512: Bool) -> (gateGradients: [Float], cellGradient: [Float]) {
+            var dc = cellGradient
+            var dg = [Float](repeating: 0, count: 4 * width)
+            if avx512 {
+                galen_lstm_step_backward_avx512(reference.gates, reference.cellTanh, cell, hiddenGradient, &dc, &dg, width)
+            } else {
+                lstmStepBackwardPortable(
+                    gates: reference.gates, cellTanh: reference.cellTanh, cellBefore: cell, hiddenGradient: hiddenGradient,
+                    cellGradient: &dc, gateGradients: &dg, width: width)
+            }
+            return (dg, dc)
+        }
+        let (fastBackward, referenceBackward) = (backward(avx512: true), backward(avx512: false))
+        #expect(worst(fastBackward.gateGradients, referenceBackward.gateGradients) <= 1e-6)
+        #expect(worst(fastBackward.cellGradient, referenceBackward.cellGradient) <= 1e-6)
+        #expect(referenceBackward.gateGradients.contains { $0 != 0 })
     }
 }

@@ -18,3 +18,17 @@ static inline void galen_tune_heap(void) {
 /// handler uses). A timeout the user set in the environment is left alone. The symbols are looked
 /// up at run time because they are not part of the CBLAS interface. Returns 1 when applied.
 int galen_openblas_shorten_idle_spin(int exponent);
+
+/// Whether this CPU (and the OS) run AVX-512F code: the AVX-512 kernels below are used only then.
+int galen_cpu_has_avx512(void);
+
+/// One LSTM step's gate math for one sequence (see `lstmStep` in Recurrent.swift): gates holds the
+/// four pre-activations i|f|g|o (width each) and gets the activations; cell is updated in place;
+/// tanh(c) and h = o·tanh(c) are written. AVX-512 only.
+void galen_lstm_step_avx512(float *gates, float *cell, float *cell_tanh, float *hidden, long width);
+
+/// The backward of galen_lstm_step_avx512 (see `lstmStepBackward`): writes the four gate
+/// gradients and replaces the cell gradient with the one before the step. AVX-512 only.
+void galen_lstm_step_backward_avx512(
+    const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
+    float *cell_gradient, float *gate_gradients, long width);
