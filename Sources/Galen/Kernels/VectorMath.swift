@@ -65,6 +65,119 @@ enum VectorMath {
         return t.replacing(with: series, where: small)
     }
 
+    // Reductions with sixteen partial sums (two registers, for two additions in flight), added
+    // up in a fixed order: the same bits on every call, unlike a reduction split over threads.
+    // A plain `for` loop cannot be vectorized by the compiler, which must keep its order of
+    // floating-point additions.
+
+    /// Σ x[j] over `count` values.
+    static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var (a, b) = (Vector(), Vector())
+        var j = 0
+        while j + 16 <= count {
+            a += load(x + j)
+            b += load(x + j + 8)
+            j += 16
+        }
+        var total = (a + b).sum()
+        while j < count {
+            total += x[j]
+            j += 1
+        }
+        return total
+    }
+
+    /// Σ x[j]·y[j] over `count` values.
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var (a, b) = (Vector(), Vector())
+        var j = 0
+        while j + 16 <= count {
+            a += load(x + j) * load(y + j)
+            b += load(x + j + 8) * load(y + j + 8)
+            j += 16
+        }
+        var total = (a + b).sum()
+        while j < count {
+            total += x[j] * y[j]
+            j += 1
+        }
+        return total
+    }
+
+    /// Σ g[j]·(x[j] − center) over `count` values.
+    static func dot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, centeredOn center: Float, count: Int) -> Float {
+        var (a, b) = (Vector(), Vector())
+        let c = Vector(repeating: center)
+        var j = 0
+        while j + 16 <= count {
+            a += load(g + j) * (load(x + j) - c)
+            b += load(g + j + 8) * (load(x + j + 8) - c)
+            j += 16
+        }
+        var total = (a + b).sum()
+        while j < count {
+            total += g[j] * (x[j] - center)
+            j += 1
+        }
+        return total
+    }
+
+    /// Σ (x[j] − center)² over `count` values.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, centeredOn center: Float, count: Int) -> Float {
+        var (a, b) = (Vector(), Vector())
+        let c = Vector(repeating: center)
+        var j = 0
+        while j + 16 <= count {
+            let (u, v) = (load(x + j) - c, load(x + j + 8) - c)
+            a += u * u
+            b += v * v
+            j += 16
+        }
+        var total = (a + b).sum()
+        while j < count {
+            total += (x[j] - center) * (x[j] - center)
+            j += 1
+        }
+        return total
+    }
+
+    /// The largest of `count` values (−∞ for none; NaNs are skipped, as `Swift.max` in a loop).
+    static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var m = Vector(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= count {
+            let v = load(x + j)
+            m = m.replacing(with: v, where: v .> m)
+            j += 8
+        }
+        var result = m.max()
+        while j < count {
+            result = Swift.max(result, x[j])
+            j += 1
+        }
+        return result
+    }
+
+    /// x[j] ← e^(x[j] − shift) in place, returning Σ of the new values: a softmax row in one pass.
+    static func exponentiateShifted(_ x: UnsafeMutablePointer<Float>, shift: Float, count: Int) -> Float {
+        var total = Vector()
+        let offset = Vector(repeating: shift)
+        var j = 0
+        while j + 8 <= count {
+            let e = exp(load(x + j) - offset)
+            store(e, x + j)
+            total += e
+            j += 8
+        }
+        var result = total.sum()
+        while j < count {
+            x[j] = Foundation.exp(x[j] - shift)
+            result += x[j]
+            j += 1
+        }
+        return result
+    }
+
     /// Eight floats from `pointer` (any alignment).
     @inline(__always)
     static func load(_ pointer: UnsafePointer<Float>) -> Vector {

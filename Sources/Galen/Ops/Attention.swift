@@ -374,25 +374,20 @@ private final class AttentionPlan {
                 for row in start..<end {
                     let z = p + row * s
                     let limit = causal ? Swift.min(row % l + 1, s) : s
-                    var maximum = -Float.infinity
                     if let maskBase {
                         let m = maskBase + maskOffsets[row]
-                        for j in 0..<limit {
-                            let v = z[j] + m[j * maskStride]
-                            z[j] = v
-                            maximum = Swift.max(maximum, v)
+                        if maskStride == 1 {
+                            for j in 0..<limit { z[j] += m[j] }
+                        } else {
+                            for j in 0..<limit { z[j] += m[j * maskStride] }
                         }
-                    } else {
-                        for j in 0..<limit { maximum = Swift.max(maximum, z[j]) }
                     }
+                    let maximum = VectorMath.maximum(z, count: limit)
                     if maximum == -.infinity {
                         z.update(repeating: nanRows ? .nan : 0, count: s)
                         continue
                     }
-                    for j in 0..<limit { z[j] -= maximum }
-                    VectorMath.exp(z, z, count: limit)
-                    var total: Float = 0
-                    for j in 0..<limit { total += z[j] }
+                    let total = VectorMath.exponentiateShifted(z, shift: maximum, count: limit)
                     let reciprocal = 1 / total
                     for j in 0..<limit { z[j] *= reciprocal }
                     if limit < s { (z + limit).update(repeating: 0, count: s - limit) }
@@ -491,8 +486,7 @@ private final class AttentionPlan {
         parallelRanges(count: groups * l, grain: rowGrain) { start, end in
             for row in start..<end {
                 let (y, gy) = (p + row * s, dz + row * s)
-                var dot: Float = 0
-                for j in 0..<s { dot += gy[j] * y[j] }
+                let dot = VectorMath.dot(gy, y, count: s)
                 for j in 0..<s { gy[j] = y[j] * (gy[j] - dot) }
             }
         }

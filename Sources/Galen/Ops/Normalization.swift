@@ -188,11 +188,8 @@ public func layerNorm(
     parallelRanges(count: rows, grain: max(1, 16_384 / max(width, 1))) { start, end in
         for r in start..<end {
             let row = source + r * width, y = out + r * width
-            var sum: Float = 0
-            for j in 0..<width { sum += row[j] }
-            let mean = sum / Float(width)
-            var squares: Float = 0
-            for j in 0..<width { squares += (row[j] - mean) * (row[j] - mean) }
+            let mean = VectorMath.sum(row, count: width) / Float(width)
+            let squares = VectorMath.sumOfSquares(row, centeredOn: mean, count: width)
             let inverse = 1 / (squares / Float(width) + epsilon).squareRoot()
             stats[2 * r] = mean
             stats[2 * r + 1] = inverse
@@ -217,37 +214,38 @@ public func layerNorm(
             for r in start..<end {
                 let row = source + r * width, gr = gp + r * width, d = dxp + r * width
                 let (mean, inverse) = (stats[2 * r], stats[2 * r + 1])
-                var sumG: Float = 0, sumGX: Float = 0
-                for j in 0..<width {
-                    let gHat = gr[j] * (wp?[j] ?? 1)
-                    sumG += gHat
-                    sumGX += gHat * (row[j] - mean) * inverse
+                // ĝ = g ⊙ w goes into d first.
+                if let wp {
+                    for j in 0..<width { d[j] = gr[j] * wp[j] }
+                } else {
+                    d.update(from: gr, count: width)
                 }
+                let sumG = VectorMath.sum(d, count: width)
+                let sumGX = VectorMath.dot(d, row, centeredOn: mean, count: width) * inverse
                 let (meanG, meanGX) = (sumG / Float(width), sumGX / Float(width))
                 for j in 0..<width {
-                    let gHat = gr[j] * (wp?[j] ?? 1)
-                    d[j] = inverse * (gHat - meanG - (row[j] - mean) * inverse * meanGX)
+                    d[j] = inverse * (d[j] - meanG - (row[j] - mean) * inverse * meanGX)
                 }
             }
         }
         var grads: [Tensor?] = [dx]
+        // d(weight) and d(bias) are column sums over the rows; each thread takes a range of
+        // columns, so the sums do not depend on the thread count.
         if weight != nil {
             let dw = Tensor.zeros(normalizedShape)
             let dwp = dw.pointer
-            for r in 0..<rows {
-                let row = source + r * width, gr = gp + r * width
-                let (mean, inverse) = (stats[2 * r], stats[2 * r + 1])
-                for j in 0..<width { dwp[j] += gr[j] * (row[j] - mean) * inverse }
+            parallelRanges(count: width, grain: Swift.max(16, elementwiseGrain / Swift.max(rows, 1))) { start, end in
+                for r in 0..<rows {
+                    let row = source + r * width, gr = gp + r * width
+                    let (mean, inverse) = (stats[2 * r], stats[2 * r + 1])
+                    for j in start..<end { dwp[j] += gr[j] * (row[j] - mean) * inverse }
+                }
             }
             grads.append(dw)
         }
         if bias != nil {
-            let db = Tensor.zeros(normalizedShape)
-            let dbp = db.pointer
-            for r in 0..<rows {
-                let gr = gp + r * width
-                for j in 0..<width { dbp[j] += gr[j] }
-            }
+            let db = Tensor(uninitializedShape: normalizedShape)
+            sumRows(gp, rows: rows, columns: width, into: db.pointer)
             grads.append(db)
         }
         return grads

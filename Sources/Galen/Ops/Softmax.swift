@@ -33,7 +33,11 @@ private func softmaxKernel(_ x: Tensor, axis: Int, form: SoftmaxForm, op: String
     forEachLane(layout) { laneStart, stride in
         let lane = source + laneStart
         var maximum = -Float.infinity
-        for k in 0..<n { maximum = Swift.max(maximum, lane[k * stride]) }
+        if stride == 1 {
+            maximum = VectorMath.maximum(lane, count: n)
+        } else {
+            for k in 0..<n { maximum = Swift.max(maximum, lane[k * stride]) }
+        }
         // A lane of all −∞ gives NaN in PyTorch too; keep m finite only when something is.
         let shift = maximum.isFinite ? maximum : 0
         switch form {
@@ -41,9 +45,8 @@ private func softmaxKernel(_ x: Tensor, axis: Int, form: SoftmaxForm, op: String
             let target = out + laneStart
             var total: Float = 0
             if stride == 1 {
-                for k in 0..<n { target[k] = lane[k] - shift }
-                VectorMath.exp(target, target, count: n)
-                for k in 0..<n { total += target[k] }
+                target.update(from: lane, count: n)
+                total = VectorMath.exponentiateShifted(target, shift: shift, count: n)
             } else {
                 for k in 0..<n {
                     let e = Foundation.exp(lane[k * stride] - shift)
