@@ -324,10 +324,10 @@ final class OneDNNConvPlan: @unchecked Sendable {
         else { return false }
         defer { dnnl_stream_destroy(stream) }
         var memories: [dnnl_memory_t] = []
-        var owned: [UnsafeMutableRawPointer] = []
+        var owned: [(buffer: UnsafeMutableRawPointer, bytes: Int)] = []
         defer {
             for memory in memories { dnnl_memory_destroy(memory) }
-            for buffer in owned { buffer.deallocate() }
+            for (buffer, bytes) in owned { deallocateAligned(buffer, bytes: bytes) }
         }
         func memory(_ descriptor: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) -> dnnl_memory_t? {
             guard let created = makeMemory(descriptor, pointer, engine: runtime.engine) else { return nil }
@@ -340,7 +340,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
         var scratchpad: dnnl_memory_t?
         if scratchpadSize > 0 {
             let bytes = allocateAligned(scratchpadSize)
-            owned.append(bytes)
+            owned.append((bytes, scratchpadSize))
             guard let made = memory(scratchpadDescriptor(scratchpadSize), bytes) else { return false }
             scratchpad = made
         }
@@ -361,7 +361,7 @@ final class OneDNNConvPlan: @unchecked Sendable {
             }
             if operand.isOutput {
                 let nativeBytes = allocateAligned(operand.nativeBytes)
-                owned.append(nativeBytes)
+                owned.append((nativeBytes, operand.nativeBytes))
                 guard let plain = memory(operand.plain, pointer), let native = memory(operand.native, nativeBytes) else {
                     return false
                 }
@@ -400,11 +400,11 @@ final class OneDNNConvPlan: @unchecked Sendable {
 /// when the session ends OpenMP's worker threads are let go (see `OneDNNConvolution.withSession`).
 final class OneDNNSession {
     let runtime: OneDNNRuntime
-    private var inputs: [(source: UnsafeMutableRawPointer, layout: dnnl_memory_desc_t, buffer: UnsafeMutableRawPointer)] = []
+    private var inputs: [(source: UnsafeMutableRawPointer, layout: dnnl_memory_desc_t, buffer: UnsafeMutableRawPointer, bytes: Int)] = []
 
     init(_ runtime: OneDNNRuntime) { self.runtime = runtime }
 
-    deinit { for input in inputs { input.buffer.deallocate() } }
+    deinit { for input in inputs { deallocateAligned(input.buffer, bytes: input.bytes) } }
 
     /// The buffer holding `source` in `layout`, if this session reordered it before. Inputs are
     /// never written during a session, so the copy is still current.
@@ -419,20 +419,27 @@ final class OneDNNSession {
     /// A new buffer of `bytes` that will hold `source` in `layout` for the rest of the session.
     func keep(_ source: UnsafeMutableRawPointer, _ layout: dnnl_memory_desc_t, bytes: Int) -> UnsafeMutableRawPointer {
         let buffer = allocateAligned(bytes)
-        inputs.append((source, layout, buffer))
+        inputs.append((source, layout, buffer, bytes))
         return buffer
     }
 
     /// Drops the copies of `source` (after a failed reorder).
     func forget(_ source: UnsafeMutableRawPointer) {
-        for input in inputs where input.source == source { input.buffer.deallocate() }
+        for input in inputs where input.source == source { deallocateAligned(input.buffer, bytes: input.bytes) }
         inputs.removeAll { $0.source == source }
     }
 }
 
-/// Uninitialized bytes at 64-byte alignment (one AVX-512 vector, as oneDNN's own allocations).
+/// Uninitialized bytes at 64-byte alignment (one AVX-512 vector, as oneDNN's own allocations);
+/// from `LargeBufferCache` from 1 MiB up, like tensor buffers: a convolution's reordered operands
+/// are as large as its activations. Give them back with `deallocateAligned`.
 func allocateAligned(_ bytes: Int) -> UnsafeMutableRawPointer {
-    UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1), alignment: 64)
+    LargeBufferCache.take(bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1), alignment: 64)
+}
+
+/// Frees a buffer from `allocateAligned(bytes)`.
+func deallocateAligned(_ buffer: UnsafeMutableRawPointer, bytes: Int) {
+    if !LargeBufferCache.give(buffer, bytes) { buffer.deallocate() }
 }
 
 /// A memory object over a caller-owned buffer.

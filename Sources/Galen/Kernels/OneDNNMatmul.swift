@@ -165,6 +165,7 @@ private final class OneDNNExecutionContext {
     private let operandCount: Int
     private var arguments: [dnnl_exec_arg_t] = []
     private let scratchpad: UnsafeMutableRawPointer?
+    private let scratchpadBytes: Int
 
     init?(_ plan: OneDNNMatmulPlan) {
         var stream: dnnl_stream_t?
@@ -172,6 +173,7 @@ private final class OneDNNExecutionContext {
             let stream
         else { return nil }
         self.stream = stream
+        scratchpadBytes = plan.scratchpadBytes
         scratchpad = plan.scratchpadBytes > 0 ? allocateAligned(plan.scratchpadBytes) : nil
         var descriptors = [(DNNL_ARG_SRC, plan.a), (DNNL_ARG_WEIGHTS, plan.b), (DNNL_ARG_DST, plan.c)]
         if let bias = plan.biasDescriptor { descriptors.append((DNNL_ARG_BIAS, bias)) }
@@ -194,7 +196,7 @@ private final class OneDNNExecutionContext {
     deinit {
         for memory in memories { dnnl_memory_destroy(memory) }
         dnnl_stream_destroy(stream)
-        scratchpad?.deallocate()
+        if let scratchpad { deallocateAligned(scratchpad, bytes: scratchpadBytes) }
     }
 
     func run(
@@ -223,6 +225,7 @@ private final class OneDNNExecutionContext {
 final class OneDNNPackedProduct {
     private let plan: OneDNNMatmulPlan
     private let packed: UnsafeMutableRawPointer
+    private let packedBytes: Int
 
     /// nil when oneDNN is unavailable or refuses the shape; then use `gemm`.
     init?(
@@ -258,12 +261,12 @@ final class OneDNNPackedProduct {
             dnnl_stream_create(&stream, runtime.engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream,
             let from = makeMemory(plain, UnsafeMutableRawPointer(mutating: b), engine: runtime.engine)
         else {
-            buffer.deallocate()
+            deallocateAligned(buffer, bytes: bytes)
             return nil
         }
         defer { dnnl_memory_destroy(from) }
         guard let to = makeMemory(native, buffer, engine: runtime.engine) else {
-            buffer.deallocate()
+            deallocateAligned(buffer, bytes: bytes)
             return nil
         }
         defer { dnnl_memory_destroy(to) }
@@ -271,13 +274,13 @@ final class OneDNNPackedProduct {
         guard dnnl_primitive_execute(reorder, stream, 2, arguments) == dnnl_success,
             dnnl_stream_wait(stream) == dnnl_success
         else {
-            buffer.deallocate()
+            deallocateAligned(buffer, bytes: bytes)
             return nil
         }
-        (self.plan, self.packed) = (plan, buffer)
+        (self.plan, self.packed, self.packedBytes) = (plan, buffer, bytes)
     }
 
-    deinit { packed.deallocate() }
+    deinit { deallocateAligned(packed, bytes: packedBytes) }
 
     /// C ← op(A)·B + beta·C on the calling thread.
     func run(_ a: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
