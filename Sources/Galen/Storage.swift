@@ -1,12 +1,12 @@
 import CGalenRuntime
 import Foundation
 
-/// Keeps freed tensor buffers in the process heap instead of returning them to the kernel.
+/// Keeps freed buffers below 1 MiB (those `LargeBufferCache` does not take) in the process heap
+/// instead of returning them to the kernel.
 ///
 /// glibc serves blocks above 128 KiB with mmap and gives them back on free, so every training step
-/// faulted its activations in again and the kernel zeroed each page: 45% of a ResNet-18 step. With
-/// these thresholds, blocks up to 32 MiB are recycled from the heap. Memory stays at its peak
-/// (as with PyTorch's caching allocator) instead of being returned between steps.
+/// faulted them in again and the kernel zeroed each page. With these thresholds, blocks up to
+/// 32 MiB are recycled from the heap.
 private let heapTuning: Void = galen_tune_heap()
 
 /// A fixed-size, 64-byte aligned buffer of Float32 values that one or more tensors view.
