@@ -178,10 +178,12 @@ private final class OneDNNExecutionContext {
         var descriptors = [(DNNL_ARG_SRC, plan.a), (DNNL_ARG_WEIGHTS, plan.b), (DNNL_ARG_DST, plan.c)]
         if let bias = plan.biasDescriptor { descriptors.append((DNNL_ARG_BIAS, bias)) }
         operandCount = descriptors.count
-        // The operand handles are placeholders until a run sets them.
-        let placeholder = UnsafeMutableRawPointer(bitPattern: 64)!
+        // No buffers yet (DNNL_MEMORY_NONE): each run sets them.
         for (argument, descriptor) in descriptors {
-            guard let memory = makeMemory(descriptor, placeholder, engine: plan.engine) else { return nil }
+            var descriptor = descriptor
+            var created: dnnl_memory_t?
+            guard dnnl_memory_create(&created, &descriptor, plan.engine, nil) == dnnl_success, let memory = created
+            else { return nil }
             memories.append(memory)
             arguments.append(dnnl_exec_arg_t(arg: Int32(argument), memory: memory))
         }
