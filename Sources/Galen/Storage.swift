@@ -102,7 +102,7 @@ enum LargeBufferCache {
         return true
     }
 
-    /// Unmaps every cached buffer (tests, and callers that want their memory back between jobs).
+    /// Unmaps every cached buffer (tests start from an empty cache with it).
     static func release() {
         lock.lock()
         let buffers = free
