@@ -1,4 +1,5 @@
-// Process-level knobs Swift cannot reach directly (glibc's malloc.h is not in the Glibc module).
+// What Swift cannot reach directly: process-level knobs (glibc's malloc.h is not in the Glibc
+// module, OpenBLAS's internals) and kernels that need AVX-512 on a build that targets AVX2.
 #pragma once
 #include <malloc.h>
 

@@ -200,27 +200,15 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
             if x.requiresGrad {
                 // d(x) = g · W
                 let dx = Tensor(uninitializedShape: x.shape)
-                if rows * inFeatures > 0 {
-                    if outFeatures == 0 {
-                        dx.pointer.update(repeating: 0, count: dx.count)
-                    } else {
-                        gemm(false, !weightRowMajor, m: rows, n: inFeatures, k: outFeatures, alpha: 1, g.pointer,
-                             outFeatures, weightMatrix.pointer, ldw, beta: 0, dx.pointer, inFeatures)
-                    }
-                }
+                product(false, !weightRowMajor, m: rows, n: inFeatures, k: outFeatures, g.pointer, outFeatures,
+                        weightMatrix.pointer, ldw, into: dx.pointer)
                 inputGradient = dx
             }
             if weight.requiresGrad {
                 // d(W) = gᵀ · x, one product over every row
                 let dw = Tensor(uninitializedShape: weight.shape)
-                if outFeatures * inFeatures > 0 {
-                    if rows == 0 {
-                        dw.pointer.update(repeating: 0, count: dw.count)
-                    } else {
-                        gemm(true, false, m: outFeatures, n: inFeatures, k: rows, alpha: 1, g.pointer, outFeatures,
-                             input.pointer, inFeatures, beta: 0, dw.pointer, inFeatures)
-                    }
-                }
+                product(true, false, m: outFeatures, n: inFeatures, k: rows, g.pointer, outFeatures, input.pointer,
+                        inFeatures, into: dw.pointer)
                 weightGradient = dw
             }
             if let bias, bias.requiresGrad {
@@ -231,6 +219,17 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         }
         return bias == nil ? [inputGradient, weightGradient] : [inputGradient, weightGradient, biasGradient]
     }
+}
+
+/// C ← op(A)·op(B) into a contiguous (m × n) buffer; an empty sum (k = 0) gives zeros, where BLAS
+/// would be handed an empty operand.
+private func product(
+    _ transposeA: Bool, _ transposeB: Bool, m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
+    _ b: UnsafePointer<Float>, _ ldb: Int, into c: UnsafeMutablePointer<Float>
+) {
+    guard m * n > 0 else { return }
+    guard k > 0 else { return c.update(repeating: 0, count: m * n) }
+    gemm(transposeA, transposeB, m: m, n: n, k: k, alpha: 1, a, lda, b, ldb, beta: 0, c, n)
 }
 
 /// The column sums of a row-major (rows × columns) matrix. Each thread takes a range of columns

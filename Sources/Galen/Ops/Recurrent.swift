@@ -480,12 +480,9 @@ private func addRowBias(
     }
 }
 
-/// The column sums of a row-major (rows × columns) buffer, as a tensor of shape [columns]: one
-/// matrix-vector product with a vector of ones.
+/// The column sums of a row-major (rows × columns) buffer, as a tensor of shape [columns].
 private func columnSums(_ buffer: UnsafeMutablePointer<Float>, rows: Int, columns: Int) -> Tensor {
-    let result = Tensor.zeros([columns])
-    let ones = [Float](repeating: 1, count: rows)
-    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), 1, buffer, Int32(columns), ones, 1, 0,
-                result.pointer, 1)
+    let result = Tensor(uninitializedShape: [columns])
+    sumRows(buffer, rows: rows, columns: columns, into: result.pointer)
     return result
 }
