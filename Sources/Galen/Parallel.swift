@@ -51,12 +51,39 @@ public func parallelRanges(count: Int, grain: Int, threads: Int = Threads.count,
         if count > 0 { body(0, count) }
         return
     }
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendable(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            box.value(count * chunk / chunks, count * (chunk + 1) / chunks)
-        }
+    parallelChunks(chunks, threads: threads) { chunk in
+        body(count * chunk / chunks, count * (chunk + 1) / chunks)
     }
+}
+
+/// Runs `body(chunk)` for every chunk in 0..<chunks, on up to `threads` threads: Galen's worker
+/// pool (WorkerPool.c, whose idle workers spin briefly, so back-to-back kernels do not pay a
+/// thread wake-up each), or GCD's `concurrentPerform` while another thread's job holds the pool.
+/// Nested in a chunk, the chunks run in order on the calling thread.
+func parallelChunks(_ chunks: Int, threads: Int = Threads.count, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { escapable in
+        var job = PoolJob(body: escapable)
+        let ran = withUnsafeMutablePointer(to: &job) { pointer in
+            galen_pool_run(chunks, Int32(clamping: threads), { context, chunk in
+                context!.assumingMemoryBound(to: PoolJob.self).pointee.body(chunk)
+            }, pointer)
+        }
+        if ran != 0 { return }
+        let box = UncheckedSendable(value: escapable)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in box.value(chunk) }
+    }
+}
+
+/// What a pool job's C trampoline calls.
+private struct PoolJob {
+    let body: (Int) -> Void
+}
+
+/// Sends Galen's spinning worker threads to sleep before OpenBLAS or oneDNN take the cores with
+/// their own threads (see `galen_pool_quiesce`).
+@inline(__always)
+func yieldCoresToLibraries() {
+    galen_pool_quiesce()
 }
 
 /// Facts about the BLAS library Galen links.

@@ -1,7 +1,9 @@
 // What Swift cannot reach directly: process-level knobs (glibc's malloc.h is not in the Glibc
-// module, OpenBLAS's internals) and kernels that need AVX-512 on a build that targets AVX2.
+// module, OpenBLAS's internals, futexes), the worker threads of Galen's parallel kernels, and
+// kernels that need AVX-512 on a build that targets AVX2.
 #pragma once
 #include <malloc.h>
+#include <stdint.h>
 
 /// Keeps blocks up to 32 MiB in the heap and never trims it, so freed tensor buffers are reused
 /// instead of being returned to the kernel and faulted in (and zeroed) again on the next step.
@@ -20,6 +22,20 @@ static inline void galen_tune_heap(void) {
 /// up at run time because they are not part of the CBLAS interface. Returns 1 when applied.
 int galen_openblas_shorten_idle_spin(int exponent);
 
+/// A chunk of a parallel job: called once for every chunk in 0..<chunks, on some thread.
+typedef void (*galen_pool_body)(void *context, long chunk);
+
+/// Runs body(context, chunk) for every chunk in 0..<chunks on the calling thread and up to
+/// threads − 1 of Galen's worker threads (started on first use; see WorkerPool.c), and returns
+/// when all are done. Called from inside a chunk, it runs the chunks in order on that thread.
+/// Returns 0, having run nothing, when another thread's job holds the pool or workers cannot be
+/// started: the caller then runs the job some other way.
+int galen_pool_run(long chunks, int threads, galen_pool_body body, void *context);
+
+/// Sends Galen's idle worker threads to sleep now instead of after their short spin: called
+/// before OpenBLAS or oneDNN take the cores with their own threads.
+void galen_pool_quiesce(void);
+
 /// Whether this CPU (and the OS) run AVX-512F code: the AVX-512 kernels below are used only then.
 int galen_cpu_has_avx512(void);
 
@@ -33,3 +49,16 @@ void galen_lstm_step_avx512(float *gates, float *cell, float *cell_tanh, float *
 void galen_lstm_step_backward_avx512(
     const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
     float *cell_gradient, float *gate_gradients, long width);
+
+/// Whether this CPU runs AVX2 and FMA code (the pooling kernels below).
+int galen_cpu_has_avx2(void);
+
+/// 2×2, stride-2 max pooling of one (H, W) plane whose windows lie inside it: out_height × out_width
+/// maxima and their flat indices ih·W + iw (first maximum wins, NaN propagates). AVX2 only.
+void galen_max_pool_2x2_avx2(
+    const float *input, long width, float *output, int32_t *index, long out_height, long out_width);
+
+/// Its gradient: writes every element of the plane's dx, dy at each window's recorded maximum and
+/// 0 elsewhere (including a last row or column no window covers). AVX2 only.
+void galen_max_pool_2x2_backward_avx2(
+    const float *dy, const int32_t *index, float *dx, long height, long width, long out_height, long out_width);

@@ -370,10 +370,7 @@ enum OneDNNMatmul {
         if blocks == 1 { return runBlock(0) || failed() }
         let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: blocks)
         defer { results.deallocate() }
-        let box = UncheckedSendable(value: (runBlock, results))
-        DispatchQueue.concurrentPerform(iterations: blocks) { block in
-            box.value.1[block] = box.value.0(block)
-        }
+        parallelChunks(blocks) { block in results[block] = runBlock(block) }
         return results.allSatisfy { $0 } || failed()
     }
 

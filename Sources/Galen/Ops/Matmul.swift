@@ -69,6 +69,8 @@ func gemm(
         beta = 1
     }
     Threads.configure()
+    // OpenBLAS brings its own threads; oneDNN's products above run on Galen's.
+    yieldCoresToLibraries()
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
