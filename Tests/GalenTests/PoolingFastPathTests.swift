@@ -1,4 +1,4 @@
-import Galen
+@testable import Galen
 import Testing
 
 @Suite struct PoolingFastPath {
@@ -25,5 +25,39 @@ import Testing
             let best = positions.max { values[$0] < values[$1] }!
             #expect(positions.map { grad[$0] } == positions.map { $0 == best ? 1 : 0 })
         }
+    }
+
+    /// The AVX2 2×2 kernels (PoolingKernels.c) against the general loops on the same input: values,
+    /// argmax indices and input gradients, bit for bit. The shapes cover rows of 8 windows and more (with
+    /// the overlapping last vector), rows of 4–7 (the 4-wide loop), shorter rows (scalar only), and odd heights and widths whose
+    /// last row or column no window covers; the data includes ties, NaN and -inf.
+    @Test(.enabled(if: poolKernelsUseAVX2, "the 2×2 kernels need AVX2"), arguments: [[2, 3, 28, 28], [1, 2, 10, 10], [2, 1, 9, 35], [1, 1, 17, 16], [1, 3, 2, 2], [1, 1, 5, 19], [3, 2, 10, 10], [1, 1, 6, 14], [1, 2, 7, 6]])
+    func vectorizedKernelsMatchTheGeneralLoop(shape: [Int]) {
+        let g = Generator(seed: 31)
+        let x = Tensor.randn(shape, generator: g)
+        let count = x.count
+        // Ties: a run of equal values, so the first maximum must win.
+        for i in stride(from: 0, to: count, by: 11) { x.storage.pointer[i] = 0.5 }
+        for i in stride(from: 3, to: count, by: 13) { x.storage.pointer[i] = 0.5 }
+        x.storage.pointer[count / 2] = .nan
+        x.storage.pointer[count / 3] = -.infinity
+        x.storage.pointer[(count / 3) + 1] = .nan
+        let gradient = Tensor.randn(
+            [shape[0], shape[1], shape[2] / 2, shape[3] / 2], generator: g)
+        var results: [(values: [Float], indices: [Int32], grad: [Float])] = []
+        for fast in [true, false] {
+            let input = x.copy().requiringGrad()
+            let (values, indices) = maxPool2dRecorded(
+                input, kernelSize: (2, 2), stride: nil, padding: (0, 0), dilation: (1, 1), ceilMode: false,
+                op: "test", allowFastPath: fast)
+            (values * gradient).sum().backward()
+            results.append((values.scalars, indices, input.grad!.scalars))
+        }
+        let (fast, general) = (results[0], results[1])
+        #expect(fast.indices == general.indices)
+        #expect(fast.values.map(\.bitPattern) == general.values.map(\.bitPattern))
+        #expect(fast.grad.map(\.bitPattern) == general.grad.map(\.bitPattern))
+        // The general loop really is a different path: it reports a NaN wherever the fast one does.
+        #expect(general.values.contains { $0.isNaN })
     }
 }

@@ -1,3 +1,5 @@
+import CGalenRuntime
+
 // 2-D pooling over NCHW tensors (PyTorch semantics), forward and backward side by side.
 // Every kernel works plane by plane (one (sample, channel) pair), so planes run in parallel and a
 // backward scatter never crosses into another thread's plane.
@@ -20,6 +22,13 @@ private struct PoolGeometry {
 
     var imageArea: Int { height &* width }
     var outArea: Int { outH &* outW }
+
+    /// 2×2 windows, stride 2, fully inside the image: the LeNet/U-Net case, with its own AVX2
+    /// kernels (PoolingKernels.c) where the CPU has AVX2.
+    var isPlain2x2: Bool {
+        poolKernelsUseAVX2 && kernelH == 2 && kernelW == 2 && strideH == 2 && strideW == 2 && padH == 0 && padW == 0 && dilationH == 1
+            && dilationW == 1 && 2 &* outH <= height && 2 &* outW <= width
+    }
 
     /// Planes per thread chunk: enough that waking a second thread pays off.
     var grain: Int { Swift.max(1, elementwiseGrain / Swift.max(1, outArea &* kernelH &* kernelW)) }
@@ -75,17 +84,15 @@ private func poolGeometry(
 
 /// Max pooling forward: values and, per output, the flat index (ih·W + iw) of its maximum within
 /// the input plane (-1 in the degenerate case of a window with no element inside the image).
-private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry) -> (Tensor, [Int]) {
+/// Indices are 32-bit: half the memory traffic of Int; `maxPool2dRecorded` checks that a plane fits.
+private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry, allowFastPath: Bool) -> (Tensor, [Int32]) {
     let values = x.contiguousValues()
     defer { withExtendedLifetime(values) {} }
     let result = Tensor(uninitializedShape: [x.shape[0], x.shape[1], g.outH, g.outW])
-    var indices = [Int](repeating: -1, count: g.planes * g.outArea)
     let source = values.pointer
     let out = result.pointer
-    // The common LeNet/U-Net case: 2×2 windows, stride 2, fully inside the image.
-    let isPlain2x2 = g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0
-        && g.padW == 0 && g.dilationH == 1 && g.dilationW == 1 && 2 * g.outH <= g.height && 2 * g.outW <= g.width
-    indices.withUnsafeMutableBufferPointer { buffer in
+    let isPlain2x2 = allowFastPath && g.isPlain2x2
+    let indices = [Int32](unsafeUninitializedCapacity: g.planes &* g.outArea) { buffer, initialized in
         let argmax = buffer.baseAddress!
         parallelRanges(count: g.planes, grain: g.grain) { start, end in
             for plane in start..<end {
@@ -93,7 +100,7 @@ private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry) -> (Tensor, [Int]) {
                 let output = out + plane &* g.outArea
                 let index = argmax + plane &* g.outArea
                 if isPlain2x2 {
-                    maxPool2x2Plane(input, width: g.width, output, index, outH: g.outH, outW: g.outW)
+                    galen_max_pool_2x2_avx2(input, g.width, output, index, g.outH, g.outW)
                     continue
                 }
                 for oh in 0..<g.outH {
@@ -120,70 +127,46 @@ private func maxPoolForward(_ x: Tensor, _ g: PoolGeometry) -> (Tensor, [Int]) {
                         }
                         let o = oh &* g.outW &+ ow
                         output[o] = best
-                        index[o] = bestIndex
+                        index[o] = Int32(truncatingIfNeeded: bestIndex)
                     }
                 }
             }
         }
+        initialized = g.planes &* g.outArea
     }
     return (result, indices)
 }
 
-/// 2×2, stride-2 max pooling of one plane without bounds checks: the same first-maximum and NaN
-/// rules as the general loop, with the window unrolled in its scan order.
-@inline(__always)
-private func maxPool2x2Plane(
-    _ input: UnsafePointer<Float>, width: Int, _ output: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int>,
-    outH: Int, outW: Int
-) {
-    for oh in 0..<outH {
-        let top = (2 &* oh) &* width
-        let row0 = input + top
-        let row1 = row0 + width
-        let o = oh &* outW
-        for ow in 0..<outW {
-            let w = 2 &* ow
-            var best = row0[w]
-            var position = top &+ w
-            if row0[w &+ 1] > best || row0[w &+ 1].isNaN {
-                best = row0[w &+ 1]
-                position = top &+ w &+ 1
-            }
-            if row1[w] > best || row1[w].isNaN {
-                best = row1[w]
-                position = top &+ width &+ w
-            }
-            if row1[w &+ 1] > best || row1[w &+ 1].isNaN {
-                best = row1[w &+ 1]
-                position = top &+ width &+ w &+ 1
-            }
-            output[o &+ ow] = best
-            index[o &+ ow] = position
-        }
-    }
-}
+/// Whether the 2×2 pooling kernels of PoolingKernels.c (AVX2) run on this CPU; elsewhere every
+/// geometry takes the general loops.
+let poolKernelsUseAVX2 = galen_cpu_has_avx2() != 0
 
 /// Max pooling with the argmax of every window recorded for the backward, shared by the public
-/// variants.
-private func maxPool2dRecorded(
+/// variants. `allowFastPath: false` runs the general loops on every geometry, so tests can check
+/// the 2×2 kernels against them.
+func maxPool2dRecorded(
     _ x: Tensor, kernelSize: (Int, Int), stride: (Int, Int)?, padding: (Int, Int), dilation: (Int, Int),
-    ceilMode: Bool, op: String
-) -> (Tensor, [Int]) {
+    ceilMode: Bool, op: String, allowFastPath: Bool = true
+) -> (Tensor, [Int32]) {
     if x.rank == 3 {
         let (values, indices) = maxPool2dRecorded(
             x.unsqueezed(axis: 0), kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation,
-            ceilMode: ceilMode, op: op)
+            ceilMode: ceilMode, op: op, allowFastPath: allowFastPath)
         return (values.squeezed(axis: 0), indices)
     }
     let stride = stride ?? kernelSize
     checkPoolArguments(op, x, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation)
     let g = poolGeometry(op, x, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
-    let (result, indices) = maxPoolForward(x, g)
+    check(
+        g.imageArea <= Int(Int32.max),
+        "\(op): an input plane of \(g.height)×\(g.width) elements is larger than max pooling's 32-bit indices address")
+    let (result, indices) = maxPoolForward(x, g, allowFastPath: allowFastPath)
     let inputShape = x.shape
+    let isPlain2x2 = allowFastPath && g.isPlain2x2
     let recorded = record(result, op, [x]) { gradient in
         let dy = gradient.contiguousValues()
         defer { withExtendedLifetime(dy) {} }
-        let dx = Tensor.zeros(inputShape)
+        let dx = isPlain2x2 ? Tensor(uninitializedShape: inputShape) : Tensor.zeros(inputShape)
         let source = dy.pointer
         let out = dx.pointer
         indices.withUnsafeBufferPointer { buffer in
@@ -192,8 +175,13 @@ private func maxPool2dRecorded(
                 for plane in start..<end {
                     let target = out + plane &* g.imageArea
                     let base = plane &* g.outArea
+                    if isPlain2x2 {
+                        galen_max_pool_2x2_backward_avx2(
+                            source + base, index + base, target, g.height, g.width, g.outH, g.outW)
+                        continue
+                    }
                     for o in base..<(base &+ g.outArea) where index[o] >= 0 {
-                        target[index[o]] += source[o]
+                        target[Int(index[o])] += source[o]
                     }
                 }
             }
@@ -241,7 +229,7 @@ public func maxPool2dWithIndices(
     let (values, indices) = maxPool2dRecorded(
         x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode,
         op: "maxPool2dWithIndices")
-    return (values, IntTensor(indices, shape: values.shape))
+    return (values, IntTensor(indices.map(Int.init), shape: values.shape))
 }
 
 /// `maxPool2dWithIndices` with a square window and equal stride, padding and dilation on both axes.
