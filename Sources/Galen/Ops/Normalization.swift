@@ -48,12 +48,7 @@ public func batchNorm(
                         let m = Float(mean)
                         for n in 0..<batch {
                             let row = source + (n &* channels &+ c) &* spatial
-                            var lane: Float = 0
-                            for i in 0..<spatial {
-                                let d = row[i] - m
-                                lane += d * d
-                            }
-                            squares += Double(lane)
+                            squares += Double(VectorMath.sumOfSquares(row, centeredOn: m, count: spatial))
                         }
                         meanOut[c] = m
                         varianceOut[c] = Float(squares / Double(perChannel))
@@ -111,16 +106,12 @@ public func batchNorm(
                         var total = 0.0
                         var dot = 0.0
                         let (m, s) = (means[c], inverseStd[c])
+                        // Vectorized row sums (a scalar `+=` loop is one dependent add per
+                        // element), combined over the batch in Double.
                         for n in 0..<batch {
                             let offset = (n &* channels &+ c) &* spatial
-                            var laneSum: Float = 0
-                            var laneDot: Float = 0
-                            for i in 0..<spatial {
-                                laneSum += dy[offset &+ i]
-                                laneDot += dy[offset &+ i] * (source[offset &+ i] - m) * s
-                            }
-                            total += Double(laneSum)
-                            dot += Double(laneDot)
+                            total += Double(VectorMath.sum(dy + offset, count: spatial))
+                            dot += Double(VectorMath.dot(dy + offset, source + offset, centeredOn: m, count: spatial) * s)
                         }
                         sums[c] = total
                         dots[c] = dot
