@@ -123,23 +123,28 @@ import Testing
         }
     }
 
+    /// The oneDNN path as one OpenMP-parallel primitive and split by batch across Galen's threads
+    /// (single-threaded primitives, weight gradients summed over the parts), each against the
+    /// reference path, and each repeated for the same bits.
+    static func checkOneDNNAgainstReference(_ c: Case, transposed: Bool) {
+        let label = "\(transposed ? "convTranspose2d" : "conv2d") \(c.name)"
+        print("\(label) → \(served(c, transposed: transposed))")
+        let reference = run(c, transposed: transposed, path: .reference)
+        for split in [false, true] {
+            let fast = OneDNNConvolution.$splitOverride.withValue(split) { run(c, transposed: transposed, path: .oneDNN) }
+            expectClose(fast, reference, "\(label), batch split \(split)")
+            // Repeating the oneDNN path (same primitives, same thread count) gives the same bits.
+            let again = OneDNNConvolution.$splitOverride.withValue(split) { run(c, transposed: transposed, path: .oneDNN) }
+            #expect(again.map { $0.map(\.bitPattern) } == fast.map { $0.map(\.bitPattern) }, "\(label), batch split \(split): not deterministic")
+        }
+    }
+
     @Test(arguments: convCases) func conv2dPathsAgree(_ c: Case) {
-        print("conv2d \(c.name) → \(Self.served(c, transposed: false))")
-        let fast = Self.run(c, transposed: false, path: .oneDNN)
-        let reference = Self.run(c, transposed: false, path: .reference)
-        Self.expectClose(fast, reference, "conv2d \(c.name)")
-        // Repeating the oneDNN path (same primitive, same thread count) gives the same bits.
-        let again = Self.run(c, transposed: false, path: .oneDNN)
-        #expect(again.map { $0.map(\.bitPattern) } == fast.map { $0.map(\.bitPattern) }, "conv2d \(c.name): not deterministic")
+        Self.checkOneDNNAgainstReference(c, transposed: false)
     }
 
     @Test(arguments: transposedCases) func convTranspose2dPathsAgree(_ c: Case) {
-        print("convTranspose2d \(c.name) → \(Self.served(c, transposed: true))")
-        let fast = Self.run(c, transposed: true, path: .oneDNN)
-        let reference = Self.run(c, transposed: true, path: .reference)
-        Self.expectClose(fast, reference, "convTranspose2d \(c.name)")
-        let again = Self.run(c, transposed: true, path: .oneDNN)
-        #expect(again.map { $0.map(\.bitPattern) } == fast.map { $0.map(\.bitPattern) }, "convTranspose2d \(c.name): not deterministic")
+        Self.checkOneDNNAgainstReference(c, transposed: true)
     }
 
     @Test func conv1dPathsAgree() {

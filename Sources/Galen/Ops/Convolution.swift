@@ -67,6 +67,14 @@ struct ConvGeometry: Hashable, Sendable {
     let dilationH: Int
     let dilationW: Int
 
+    /// The same convolution on `batch` samples.
+    func withBatch(_ batch: Int) -> ConvGeometry {
+        ConvGeometry(
+            batch: batch, imageChannels: imageChannels, height: height, width: width, outChannels: outChannels,
+            outH: outH, outW: outW, groups: groups, kernelH: kernelH, kernelW: kernelW, strideH: strideH,
+            strideW: strideW, padH: padH, padW: padW, dilationH: dilationH, dilationW: dilationW)
+    }
+
     var kernelArea: Int { kernelH &* kernelW }
     var imageArea: Int { height &* width }
     var outArea: Int { outH &* outW }
