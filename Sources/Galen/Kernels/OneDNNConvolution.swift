@@ -687,11 +687,17 @@ enum OneDNNConvolution {
         }
         guard ran else { return false }
         if let partials {
-            parallelRanges(count: partialCount, grain: elementwiseGrain) { start, end in
-                for i in start..<end {
-                    var total = i < weightCount ? dW[i] : dBias![i &- weightCount]
-                    for part in 0..<(parts &- 1) { total += partials[part &* partialCount &+ i] }
-                    if i < weightCount { dW[i] = total } else { dBias![i &- weightCount] = total }
+            // Whole rows of adds, part after part: vectorized, and the same order for every element.
+            parallelRanges(count: weightCount, grain: elementwiseGrain) { start, end in
+                for part in 0..<(parts &- 1) {
+                    let partial = partials + part &* partialCount
+                    for i in start..<end { dW[i] += partial[i] }
+                }
+            }
+            if let dBias {
+                for part in 0..<(parts &- 1) {
+                    let partial = partials + (part &* partialCount &+ weightCount)
+                    for i in 0..<biasCount { dBias[i] += partial[i] }
                 }
             }
         }
