@@ -159,13 +159,13 @@ static int ensure_workers(int count) {
 }
 
 int galen_pool_run(long chunks, int threads, galen_pool_body body, void *context) {
-    if (running_chunk) {
-        // Nested in a chunk: every thread of the pool is already busy, so the chunks run here,
-        // in order.
+    if (running_chunk || threads < 2) {
+        // Nested in a chunk (every thread of the pool is already busy) or asked for one thread:
+        // the chunks run here, in order.
         for (long chunk = 0; chunk < chunks; chunk++) body(context, chunk);
         return 1;
     }
-    if (chunks < 1 || chunks > UINT32_MAX || threads < 2) return 0;
+    if (chunks < 1 || chunks > UINT32_MAX) return 0;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&pool.busy, &expected, 1)) return 0;
     if (!ensure_workers(threads - 1)) {

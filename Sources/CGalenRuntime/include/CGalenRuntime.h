@@ -27,7 +27,8 @@ typedef void (*galen_pool_body)(void *context, long chunk);
 
 /// Runs body(context, chunk) for every chunk in 0..<chunks on the calling thread and up to
 /// threads − 1 of Galen's worker threads (started on first use; see WorkerPool.c), and returns
-/// when all are done. Called from inside a chunk, it runs the chunks in order on that thread.
+/// when all are done. Called from inside a chunk, or with threads < 2, it runs the chunks in order
+/// on the calling thread.
 /// Returns 0, having run nothing, when another thread's job holds the pool or workers cannot be
 /// started: the caller then runs the job some other way.
 int galen_pool_run(long chunks, int threads, galen_pool_body body, void *context);

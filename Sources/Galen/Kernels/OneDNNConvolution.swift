@@ -316,7 +316,8 @@ final class OneDNNConvPlan: @unchecked Sendable {
     func run(_ buffers: [Int32: UnsafeMutableRawPointer], session: OneDNNSession) -> Bool {
         useThreads(key.threads)
         if key.threads > 1 { session.usedOpenMPTeam = true }
-        // Convolutions run on OpenMP's threads, which Galen's spinning workers would slow.
+        // A primitive on OpenMP's threads would be slowed by Galen's spinning workers (a no-op
+        // inside a batch part, which runs on those workers).
         yieldCoresToLibraries()
         let runtime = session.runtime
         // A stream per call: oneDNN streams are not meant to be shared by threads executing at
@@ -593,7 +594,8 @@ enum OneDNNConvolution {
     /// spins at its barriers: 10–12% of the cycles of LeNet and U-Net training went to libgomp.
     /// Measured against one OpenMP team: LeNet training 18–21k → 22–23k samples/s, LeNet
     /// inference 66–68k → 75–76k; U-Net and ResNet-18 (28) training unchanged within noise; ResNet
-    /// inference's peak RSS 642 → 528 MiB.
+    /// inference's peak RSS 642 → 528 MiB. Four parts on two threads (smaller primitives, claimed
+    /// as threads come free) were slower: U-Net 113 → 93–96 samples/s, ResNet-18 (28) 63–65 → 56–57.
     static func batchParts(_ g: ConvGeometry) -> Int {
         let threads = Threads.count
         guard threads > 1, g.batch >= threads, splitOverride ?? true else { return 1 }
