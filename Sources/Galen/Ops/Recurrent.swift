@@ -322,8 +322,18 @@ func recurrentLayer(
               hiddenBefore.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: width),
               dwHH.pointer, m: gates, n: width, k: rows, path: path)
         grads += [dwIH, dwHH]
-        if biasIH != nil { grads.append(columnSums(gradGates.pointer, rows: rows, columns: gates)) }
-        if biasHH != nil { grads.append(columnSums(gradHiddenGates.pointer, rows: rows, columns: gates)) }
+        // Both biases enter every gate the same way except GRU's hidden-side n-part, so one column
+        // sum (a memory-bound pass over all gate gradients) serves both; the second gets a copy,
+        // since gradients may be accumulated in place.
+        let sharesGateGradients = gradHiddenGates === gradGates
+        let inputBiasGradient = biasIH != nil || (biasHH != nil && sharesGateGradients)
+            ? columnSums(gradGates.pointer, rows: rows, columns: gates) : nil
+        if biasIH != nil { grads.append(inputBiasGradient) }
+        if biasHH != nil {
+            grads.append(
+                sharesGateGradients
+                    ? inputBiasGradient!.copy() : columnSums(gradHiddenGates.pointer, rows: rows, columns: gates))
+        }
         return grads
     }
 
