@@ -1,8 +1,8 @@
-import CGalenRuntime
-
 // 2-D pooling over NCHW tensors (PyTorch semantics), forward and backward side by side.
 // Every kernel works plane by plane (one (sample, channel) pair), so planes run in parallel and a
 // backward scatter never crosses into another thread's plane.
+
+import CGalenRuntime
 
 /// The window layout shared by the pooling ops along one image.
 private struct PoolGeometry {
@@ -26,8 +26,8 @@ private struct PoolGeometry {
     /// 2×2 windows, stride 2, fully inside the image: the LeNet/U-Net case, with its own AVX2
     /// kernels (PoolingKernels.c) where the CPU has AVX2.
     var isPlain2x2: Bool {
-        poolKernelsUseAVX2 && kernelH == 2 && kernelW == 2 && strideH == 2 && strideW == 2 && padH == 0 && padW == 0 && dilationH == 1
-            && dilationW == 1 && 2 &* outH <= height && 2 &* outW <= width
+        poolKernelsUseAVX2 && kernelH == 2 && kernelW == 2 && strideH == 2 && strideW == 2 && padH == 0
+            && padW == 0 && dilationH == 1 && dilationW == 1 && 2 &* outH <= height && 2 &* outW <= width
     }
 
     /// Planes per thread chunk: enough that waking a second thread pays off.
