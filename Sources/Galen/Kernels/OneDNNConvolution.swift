@@ -605,11 +605,13 @@ enum OneDNNConvolution {
     /// Runs `body(plan, first sample, part session, part)` once per batch part: the whole batch
     /// with one OpenMP-parallel plan, or each part with a single-threaded plan on its own Galen
     /// thread. Every plan is made before anything runs, so a refusal leaves the outputs untouched.
+    /// `parts` is `batchParts(g)`, passed in by callers that size buffers by it, so that both see
+    /// the same count even if the thread count changes meanwhile.
     private static func runByBatch(
-        _ session: OneDNNSession, _ kind: OneDNNConvKind, _ g: ConvGeometry, bias: Bool,
+        _ session: OneDNNSession, _ kind: OneDNNConvKind, _ g: ConvGeometry, bias: Bool, parts: Int? = nil,
         _ body: (OneDNNConvPlan, Int, OneDNNSession, Int) -> Bool
     ) -> Bool {
-        let parts = batchParts(g)
+        let parts = parts ?? batchParts(g)
         if parts == 1 {
             guard let plan = plan(kind, g, bias: bias) else { return false }
             return body(plan, 0, session, 0)
@@ -675,9 +677,11 @@ enum OneDNNConvolution {
         let weightCount = g.outChannels &* g.groupColumnRows
         let biasCount = dBias == nil ? 0 : g.outChannels
         let partialCount = weightCount &+ biasCount
-        let partials = parts > 1 ? allocateAligned((parts &- 1) &* partialCount &* 4).assumingMemoryBound(to: Float.self) : nil
-        defer { if let partials { deallocateAligned(partials, bytes: (parts &- 1) &* partialCount &* 4) } }
-        let ran = runByBatch(session, .backwardWeights, g, bias: dBias != nil) { plan, first, partSession, part in
+        let partialBytes = (parts &- 1) &* partialCount &* MemoryLayout<Float>.stride
+        let partials = parts > 1 ? allocateAligned(partialBytes).assumingMemoryBound(to: Float.self) : nil
+        defer { if let partials { deallocateAligned(partials, bytes: partialBytes) } }
+        let ran = runByBatch(session, .backwardWeights, g, bias: dBias != nil, parts: parts) {
+            plan, first, partSession, part in
             let partial = part == 0 ? nil : partials! + (part &- 1) &* partialCount
             var buffers: [Int32: UnsafeMutableRawPointer] = [
                 Int32(DNNL_ARG_SRC): UnsafeMutableRawPointer(mutating: x + first &* g.imageChannels &* g.imageArea),
