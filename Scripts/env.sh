@@ -20,10 +20,12 @@ if [ ${#galen_need_packages[@]} -gt 0 ]; then
 fi
 
 # Swift targets baseline x86-64 (SSE2) unless told otherwise, which leaves the SIMD kernels
-# scalar; on CPUs with AVX2 and FMA, compile for them (haswell = AVX2 + FMA + F16C).
+# scalar; on CPUs with AVX2 and FMA, compile for them (haswell = AVX2 + FMA + F16C). GALEN_FMA tells
+# Galen's kernels that fused multiply-adds are instructions here (VectorMath.multiplyAdd): Swift
+# has no way to ask the target CPU at compile time.
 SWIFT_FLAGS=()
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null; then
-  SWIFT_FLAGS=(-Xswiftc -target-cpu -Xswiftc haswell)
+  SWIFT_FLAGS=(-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DGALEN_FMA)
 fi
 
 # OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than its release and falls back to its

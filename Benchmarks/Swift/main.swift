@@ -9,8 +9,8 @@
 //   galen-bench --list-workloads
 //   galen-bench [--threads N] [--quick] --data            (loading and DataLoader vs a training step, DataLoading.swift)
 //
-// Build with `-c release -Xswiftc -target-cpu -Xswiftc haswell`: without the CPU flag the SIMD
-// kernels run scalar and the numbers mean nothing.
+// Build with `-c release -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DGALEN_FMA` (Scripts/env.sh's
+// SWIFT_FLAGS): without the CPU flag the SIMD kernels run scalar and the numbers mean nothing.
 
 import CBLAS
 import Foundation

@@ -1,7 +1,7 @@
 // Trains a model-zoo classifier on a MedMNIST .npz file and reports validation and test AUC/ACC
 // (MedMNIST's definitions) — the example run behind the issue-3 results in docs/results.md.
 //
-//   swift run -c release -Xswiftc -target-cpu -Xswiftc haswell medmnist-example \
+//   swift run -c release -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DGALEN_FMA medmnist-example \
 //       Data/medmnist/pneumoniamnist.npz lenet 10
 //
 // Arguments: file, model name (ModelZoo.names), epochs, [batch size 128], [learning rate 1e-3], [seed 0].

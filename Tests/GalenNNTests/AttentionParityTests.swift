@@ -315,6 +315,41 @@ private func checkFiniteDifferences(
         }
     }
 
+    /// The one-node backward writes a packed Q|K|V gradient straight from its products when their
+    /// column blocks tile the tensor (320 features here, 288 in the blocks otherwise, so the last 32
+    /// columns must come back 0). Large buffers are recycled by size, so each backward here gets
+    /// buffers that held NaN; the three-node backward (needWeights), which zero-fills and
+    /// accumulates, is the reference.
+    @Test(arguments: [288, 320])
+    func packedGradientFromRecycledBuffers(_ features: Int) {
+        let shape = [4, 256, features]  // over 1 MiB, so its buffers are recycled
+        let values = Tensor.randn(shape, generator: Generator(seed: 5))
+        let upstream = Tensor.randn([4, 256, 96], generator: Generator(seed: 6))
+        func gradient(needWeights: Bool) -> [Float] {
+            let x = values.detach().requiringGrad()
+            let output = multiHeadScaledDotProductAttention(
+                query: AttentionInput(x, columns: 0..<96), key: AttentionInput(x, columns: 96..<192),
+                value: AttentionInput(x, columns: 192..<288), heads: 2, needWeights: needWeights
+            ).output
+            let loss = (output * upstream).sum()
+            for _ in 0..<4 { _ = Tensor.full(shape, .nan) }
+            loss.backward()
+            return x.grad!.scalars
+        }
+        let direct = gradient(needWeights: false)
+        let reference = gradient(needWeights: true)
+        var (nans, differences, nonzeroUnused, nonzero) = (0, 0, 0, 0)
+        for (index, (d, r)) in zip(direct, reference).enumerated() {
+            if d.isNaN { nans += 1 }
+            if d != r { differences += 1 }
+            if d != 0 { nonzero += 1 }
+            // Columns 288..<320 (when there are any) take part in nothing.
+            if index % features >= 288 && d != 0 { nonzeroUnused += 1 }
+        }
+        #expect(nans == 0 && differences == 0 && nonzeroUnused == 0, "features \(features)")
+        #expect(nonzero > direct.count / 2)
+    }
+
     @Test func causalFlagMatchesCausalMask() {
         let g = Generator(seed: 2)
         let (q, k, v) = (Tensor.randn([2, 5, 8], generator: g), Tensor.randn([2, 5, 8], generator: g), Tensor.randn([2, 5, 8], generator: g))

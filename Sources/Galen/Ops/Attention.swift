@@ -153,13 +153,19 @@ public func multiHeadScaledDotProductAttention(
     // One graph node: Q, K and V gradients land in one buffer when they share a tensor.
     let recordedOutput = record(output, "attention", plan.allInputs) { g in
         let inputs = plan.allInputs
-        let gradients = plan.zeroGradients(inputs)
+        // A gradient that the products below write exactly once, element by element (a packed Q|K|V
+        // tensor, or separate Q, K and V), need not be zeroed first: its products overwrite.
+        let overwritten = inputs.map { plan.isWrittenOnceByProducts($0) }
+        let gradients = plan.gradientBuffers(inputs, zeroed: overwritten.map { !$0 })
+        func beta(_ x: Tensor) -> Float { overwritten[inputs.firstIndex(where: { $0 === x })!] ? 0 : 1 }
         let weightsGradient = plan.combineBackward(
-            g, weights: dropped, valueGradient: plan.gradient(of: plan.value, gradients, inputs))
+            g, weights: dropped, valueGradient: plan.gradient(of: plan.value, gradients, inputs),
+            valueBeta: beta(plan.value))
         if let keep { multiplyInPlace(weightsGradient, keep) }
         let logitsGradient = plan.scoresBackward(
             weightsGradient, weights: weights, queryGradient: plan.gradient(of: plan.query, gradients, inputs),
-            keyGradient: plan.gradient(of: plan.key, gradients, inputs))
+            keyGradient: plan.gradient(of: plan.key, gradients, inputs), queryBeta: beta(plan.query),
+            keyBeta: beta(plan.key))
         return plan.withMaskGradient(gradients, inputs, logitsGradient)
     }
     return (recordedOutput, nil)
@@ -211,7 +217,12 @@ private func isDense(_ x: Tensor) -> Bool {
 /// A zeroed gradient for `x`, laid out like `x` when it is dense, so that the gradient of a
 /// permuted view comes back contiguous after the permute's backward.
 private func zeroGradient(like x: Tensor) -> Tensor {
-    let storage = TensorStorage(count: x.count, repeating: 0)
+    gradientBuffer(like: x, zeroed: true)
+}
+
+/// A gradient buffer for `x` laid out as `zeroGradient(like:)`, zeroed or left uninitialized.
+private func gradientBuffer(like x: Tensor, zeroed: Bool) -> Tensor {
+    let storage = zeroed ? TensorStorage(count: x.count, repeating: 0) : TensorStorage(uninitializedCount: x.count)
     return isDense(x) ? Tensor(storage: storage, shape: x.shape, strides: x.strides) : Tensor(storage: storage, shape: x.shape)
 }
 
@@ -433,6 +444,32 @@ private final class AttentionPlan {
         inputs.map { $0.requiresGrad ? zeroGradient(like: $0) : nil }
     }
 
+    /// A gradient for each input that requires one, zeroed where `zeroed` says so.
+    func gradientBuffers(_ inputs: [Tensor], zeroed: [Bool]) -> [Tensor?] {
+        zip(inputs, zeroed).map { x, zeroed in x.requiresGrad ? gradientBuffer(like: x, zeroed: zeroed) : nil }
+    }
+
+    /// Whether the Q, K and V gradient products together write every element of `x`'s gradient
+    /// exactly once: `x` is dense, has its own matrix for every (batch, head) group (no broadcast
+    /// batch axis), and the column blocks it serves as Q, K and V tile its features without
+    /// overlapping.
+    func isWrittenOnceByProducts(_ x: Tensor) -> Bool {
+        // Empty products return before writing anything.
+        guard x.requiresGrad, x !== mask, queries * keys * depth * valueDepth > 0, isDense(x),
+            Array(x.shape.dropLast(2)) == batchShape
+        else { return false }
+        var blocks: [Range<Int>] = []
+        if x === query { blocks.append(queryColumn..<(queryColumn + heads * depth)) }
+        if x === key { blocks.append(keyColumn..<(keyColumn + heads * depth)) }
+        if x === value { blocks.append(valueColumn..<(valueColumn + heads * valueDepth)) }
+        var next = 0
+        for block in blocks.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            guard block.lowerBound == next else { return false }
+            next = block.upperBound
+        }
+        return next == x.shape[x.rank - 1]
+    }
+
     /// The gradient buffer of `x` among `inputs`.
     func gradient(of x: Tensor, _ gradients: [Tensor?], _ inputs: [Tensor]) -> Tensor? {
         inputs.firstIndex(where: { $0 === x }).flatMap { gradients[$0] }
@@ -447,8 +484,8 @@ private final class AttentionPlan {
     }
 
     /// From d(output): returns d(weights) (a new contiguous tensor) and adds d(value) into
-    /// `valueGradient`.
-    func combineBackward(_ outputGradient: Tensor, weights: Tensor, valueGradient: Tensor?) -> Tensor {
+    /// `valueGradient` (or, with `valueBeta` 0, writes it there).
+    func combineBackward(_ outputGradient: Tensor, weights: Tensor, valueGradient: Tensor?, valueBeta: Float = 1) -> Tensor {
         let g = isReadableInPlace(outputGradient) ? outputGradient : outputGradient.contiguousValues()
         let weightsGradient = Tensor(uninitializedShape: weights.shape)
         let (l, s, dv) = (queries, keys, valueDepth)
@@ -470,7 +507,8 @@ private final class AttentionPlan {
                 forEachGroup(work: s * dv * l, distinctTargets: dV.areDistinct) { group, threads in
                     // dV += Pᵀ · dOut (accumulated: groups may share a broadcast V block)
                     gemm(true, false, m: s, n: dv, k: l, alpha: 1, p + group * l * s, s,
-                         dOut.matrix(group), dOut.leadingDimension, beta: 1, dV.matrix(group), dV.leadingDimension, threads: threads)
+                         dOut.matrix(group), dOut.leadingDimension, beta: valueBeta, dV.matrix(group), dV.leadingDimension,
+                         threads: threads)
                 }
             }
         }
@@ -478,8 +516,11 @@ private final class AttentionPlan {
     }
 
     /// From d(weights), which it overwrites with d(logits) and returns: adds d(query) and d(key)
-    /// into the given buffers.
-    func scoresBackward(_ weightsGradient: Tensor, weights: Tensor, queryGradient: Tensor?, keyGradient: Tensor?) -> Tensor {
+    /// into the given buffers (or, with beta 0, writes them there).
+    func scoresBackward(
+        _ weightsGradient: Tensor, weights: Tensor, queryGradient: Tensor?, keyGradient: Tensor?, queryBeta: Float = 1,
+        keyBeta: Float = 1
+    ) -> Tensor {
         let (l, s, d) = (queries, keys, depth)
         let (p, dz) = (weights.pointer, weightsGradient.pointer)
         // dZ = P ⊙ (dP − Σ dP ⊙ P) per row: the softmax backward (the scale comes in the products).
@@ -498,7 +539,8 @@ private final class AttentionPlan {
                 forEachGroup(work: l * d * s, distinctTargets: dQ.areDistinct) { g, threads in
                     // dQ += scale · dZ · K
                     gemm(false, false, m: l, n: d, k: s, alpha: scale, dz + g * l * s, s,
-                         k.matrix(g), k.leadingDimension, beta: 1, dQ.matrix(g), dQ.leadingDimension, threads: threads)
+                         k.matrix(g), k.leadingDimension, beta: queryBeta, dQ.matrix(g), dQ.leadingDimension,
+                         threads: threads)
                 }
             }
             if let keyGradient {
@@ -506,7 +548,8 @@ private final class AttentionPlan {
                 forEachGroup(work: s * d * l, distinctTargets: dK.areDistinct) { g, threads in
                     // dK += scale · dZᵀ · Q
                     gemm(true, false, m: s, n: d, k: l, alpha: scale, dz + g * l * s, s,
-                         q.matrix(g), q.leadingDimension, beta: 1, dK.matrix(g), dK.leadingDimension, threads: threads)
+                         q.matrix(g), q.leadingDimension, beta: keyBeta, dK.matrix(g), dK.leadingDimension,
+                         threads: threads)
                 }
             }
         }

@@ -236,14 +236,50 @@ private func product(
 
 /// The column sums of a row-major (rows × columns) matrix. Each thread takes a range of columns
 /// and adds the rows in order, so the result does not depend on the thread count.
+///
+/// Blocks of 64 columns are summed down all rows in eight vector registers and stored once: a
+/// running row of sums in memory costs a load and a store per element and row, and that version
+/// took 2.2–2.7% of a transformer's or an LSTM's training step (bias gradients) in perf.
 func sumRows(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-    out.update(repeating: 0, count: columns)
-    parallelRanges(count: columns, grain: Swift.max(16, elementwiseGrain / Swift.max(rows, 1))) { start, end in
-        let width = end - start
-        for row in 0..<rows {
-            let source = x + row * columns + start
-            let target = out + start
-            for j in 0..<width { target[j] += source[j] }
+    typealias Vector = SIMD8<Float>
+    let block = 64
+    let blocks = (columns + block - 1) / block
+    parallelRanges(count: blocks, grain: Swift.max(1, elementwiseGrain / Swift.max(rows * block, 1))) { start, end in
+        for first in stride(from: start * block, to: Swift.min(end * block, columns), by: block) {
+            let width = Swift.min(block, columns - first)
+            var j = 0
+            // Up to eight vectors at once; the additions down each column stay in row order.
+            while j + 8 <= width {
+                let lanes = Swift.min((width - j) / 8, 8)
+                var sums = (Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector())
+                var row = x + first + j
+                for _ in 0..<rows {
+                    sums.0 += VectorMath.load(row)
+                    if lanes > 1 { sums.1 += VectorMath.load(row + 8) }
+                    if lanes > 2 { sums.2 += VectorMath.load(row + 16) }
+                    if lanes > 3 { sums.3 += VectorMath.load(row + 24) }
+                    if lanes > 4 { sums.4 += VectorMath.load(row + 32) }
+                    if lanes > 5 { sums.5 += VectorMath.load(row + 40) }
+                    if lanes > 6 { sums.6 += VectorMath.load(row + 48) }
+                    if lanes > 7 { sums.7 += VectorMath.load(row + 56) }
+                    row += columns
+                }
+                let target = out + first + j
+                withUnsafeBytes(of: sums) { bytes in
+                    target.update(from: bytes.bindMemory(to: Float.self).baseAddress!, count: lanes * 8)
+                }
+                j += lanes * 8
+            }
+            while j < width {
+                var sum: Float = 0
+                var element = x + first + j
+                for _ in 0..<rows {
+                    sum += element.pointee
+                    element += columns
+                }
+                out[first + j] = sum
+                j += 1
+            }
         }
     }
 }

@@ -129,11 +129,18 @@ func recurrentLayer(
     if let cState, let c0 { cState.update(from: c0.pointer, count: stateCount) }
 
     // Input projection for every step at once: G = X · W_ihᵀ (+ biases that are not gated by r).
+    // The biases go into the product (oneDNN adds them as it writes G), not a pass of their own.
     let g = gateValues.pointer
-    sgemm(x.pointer, MatrixOperand(transpose: CblasNoTrans, leadingDimension: features),
-          wIH.pointer, MatrixOperand(transpose: CblasTrans, leadingDimension: features),
-          g, m: rows, n: gates, k: features, path: path)
-    addRowBias(g, rows: rows, columns: gates, bIH?.pointer, kind == .gru ? nil : bHH?.pointer)
+    let projectionBias = combinedBias(bIH?.pointer, kind == .gru ? nil : bHH?.pointer, columns: gates)
+    func project(bias: UnsafePointer<Float>?) {
+        gemm(false, true, m: rows, n: gates, k: features, alpha: 1, x.pointer, features, wIH.pointer, features,
+             beta: 0, g, gates, bias: bias, path: path)
+    }
+    if let projectionBias {
+        projectionBias.withUnsafeBufferPointer { project(bias: $0.baseAddress) }
+    } else {
+        project(bias: nil)
+    }
 
     let hiddenProjection = kind == .gru ? TensorStorage(uninitializedCount: batch * gates) : nil
     // The recurrence couples steps, not sequences: each thread runs every step for its own block
@@ -179,7 +186,7 @@ func recurrentLayer(
                              hidden: h, width: width)
                 case .gru:
                     let gh = hiddenProjection!.pointer + b * gates
-                    for j in 0..<(2 * width) { row[j] += gh[j] }
+                    VectorMath.add(gh, into: row, count: 2 * width)
                     VectorMath.sigmoid(row, row, count: 2 * width)
                     let hn = hiddenCandidate!.pointer + (t * batch + b) * width
                     for j in 0..<width {
@@ -243,7 +250,7 @@ func recurrentLayer(
                     let dgRow = dgt + b * gates
                     let dhRow = dh.pointer + b * width
                     let directRow = direct.pointer + b * width
-                    for j in 0..<width { dhRow[j] += dOut[index + j] }
+                    VectorMath.add(dOut + index, into: dhRow, count: width)
                     switch kind {
                     case .rnnTanh:
                         for j in 0..<width { dgRow[j] = dhRow[j] * (1 - row[j] * row[j]) }
@@ -477,16 +484,19 @@ private func addRowBias(
     _ buffer: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
     _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?
 ) {
-    guard first != nil || second != nil else { return }
-    let combined = [Float](unsafeUninitializedCapacity: columns) { values, count in
+    combinedBias(first, second, columns: columns)?.withUnsafeBufferPointer { bias in
+        for r in 0..<rows { VectorMath.add(bias.baseAddress!, into: buffer + r * columns, count: columns) }
+    }
+}
+
+/// The sum of up to two bias vectors; nil when there is neither.
+private func combinedBias(
+    _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?, columns: Int
+) -> [Float]? {
+    guard first != nil || second != nil else { return nil }
+    return [Float](unsafeUninitializedCapacity: columns) { values, count in
         for j in 0..<columns { values[j] = (first?[j] ?? 0) + (second?[j] ?? 0) }
         count = columns
-    }
-    combined.withUnsafeBufferPointer { bias in
-        for r in 0..<rows {
-            let row = buffer + r * columns
-            for j in 0..<columns { row[j] += bias[j] }
-        }
     }
 }
 
