@@ -84,6 +84,47 @@ import Testing
         #expect(got == expected, "\(rows)×\(columns)")
     }
 
+    /// Layer norm's vectorized row loops (blocks of 32 and 8 columns and a scalar tail) against a
+    /// double-precision reference: values and the input, weight and bias gradients.
+    @Test(arguments: [5, 20, 100, 128])
+    func layerNormMatchesDoublePrecision(_ width: Int) {
+        let rows = 37
+        let generator = Generator(seed: UInt64(width))
+        let x = Tensor.randn([rows, width], generator: generator).requiringGrad()
+        let weight = Tensor.uniform([width], low: 0.5, high: 1.5, generator: generator).requiringGrad()
+        let bias = Tensor.randn([width], generator: generator).requiringGrad()
+        let upstream = Tensor.randn([rows, width], generator: generator)
+        let y = layerNorm(x, normalizedShape: [width], weight: weight, bias: bias)
+        (y * upstream).sum().backward()
+
+        let (xs, ws, bs, gs) = (x.scalars.map(Double.init), weight.scalars.map(Double.init), bias.scalars.map(Double.init), upstream.scalars.map(Double.init))
+        var (yRef, dxRef) = ([Double](repeating: 0, count: rows * width), [Double](repeating: 0, count: rows * width))
+        var (dwRef, dbRef) = ([Double](repeating: 0, count: width), [Double](repeating: 0, count: width))
+        for r in 0..<rows {
+            let row = Array(xs[(r * width)..<((r + 1) * width)])
+            let mean = row.reduce(0, +) / Double(width)
+            let inverse = 1 / (row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width) + 1e-5).squareRoot()
+            let normalized = row.map { ($0 - mean) * inverse }
+            let gHat = (0..<width).map { gs[r * width + $0] * ws[$0] }
+            let meanG = gHat.reduce(0, +) / Double(width)
+            let meanGX = zip(gHat, normalized).map { $0 * $1 }.reduce(0, +) / Double(width)
+            for j in 0..<width {
+                yRef[r * width + j] = normalized[j] * ws[j] + bs[j]
+                dxRef[r * width + j] = inverse * (gHat[j] - meanG - normalized[j] * meanGX)
+                dwRef[j] += gs[r * width + j] * normalized[j]
+                dbRef[j] += gs[r * width + j]
+            }
+        }
+        func worst(_ got: [Float], _ want: [Double]) -> Double {
+            let scale = want.map(abs).max()!
+            return zip(got, want).map { abs(Double($0) - $1) }.max()! / scale
+        }
+        #expect(worst(y.scalars, yRef) < 1e-6, "values, width \(width)")
+        #expect(worst(x.grad!.scalars, dxRef) < 1e-5, "d(input), width \(width)")
+        #expect(worst(weight.grad!.scalars, dwRef) < 1e-5, "d(weight), width \(width)")
+        #expect(worst(bias.grad!.scalars, dbRef) < 1e-5, "d(bias), width \(width)")
+    }
+
     @Test(arguments: [0, 1, 7, 8, 9, 16, 130])
     func addAccumulatesElementwise(_ count: Int) {
         let source = (0..<count).map { Float($0) * 0.37 - 5 }
