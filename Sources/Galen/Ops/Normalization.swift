@@ -8,9 +8,14 @@
 /// (PyTorch's rule). In evaluation, normalizes with the running statistics. One fused pass per
 /// direction: no full-size temporaries besides the output (it dominated ResNet training time and
 /// memory when written as broadcast ops).
+///
+/// With `relu`, returns relu(batchNorm(…)) as one op, bit for bit the composition's values and
+/// gradients, in one pass over the output instead of two and with one full-size tensor fewer kept
+/// for the backward pass (the normalized values before the ReLU): the conv → batch norm → ReLU
+/// blocks of ResNets and U-Nets.
 public func batchNorm(
     _ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
-    training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5
+    training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false
 ) -> Tensor {
     check(x.rank >= 2, "batchNorm: input must be (N, C, …), got shape \(x.shape)")
     let (batch, channels) = (x.shape[0], x.shape[1])
@@ -80,17 +85,25 @@ public func batchNorm(
             parallelRanges(count: batch * channels, grain: Swift.max(1, elementwiseGrain / Swift.max(spatial, 1))) { first, last in
                 for plane in first..<last {
                     let c = plane % channels
-                    let (a, b) = (sc[c], sh[c])
-                    let row = source + plane &* spatial
-                    let target = out + plane &* spatial
-                    for i in 0..<spatial { target[i] = row[i] * a + b }
+                    scaleAndShift(
+                        source + plane &* spatial, into: out + plane &* spatial, count: spatial, scale: sc[c],
+                        shift: sh[c], relu: relu)
                 }
             }
         }
     }
     let inputs = [x] + [weight, bias].compactMap { $0 }
-    return record(result, "batchNorm", inputs) { g in
-        let gradient = g.contiguousValues()
+    // The ReLU's mask comes from the output's storage: capturing the output tensor itself would
+    // make a reference cycle through its own backward closure.
+    let output = relu ? result.storage : nil
+    return record(result, relu ? "batchNormReLU" : "batchNorm", inputs) { g in
+        var gradient = g.contiguousValues()
+        if let output {
+            // d(pre-ReLU) = g where the output is positive, else 0: what relu's backward gives.
+            let masked = Tensor(uninitializedShape: gradient.shape)
+            maskByPositive(gradient.pointer, output.pointer, into: masked.pointer, count: masked.count)
+            gradient = masked
+        }
         // `input` may be a contiguous copy of x that only this closure keeps alive.
         defer { withExtendedLifetime((gradient, input)) {} }
         let dy = gradient.pointer
@@ -230,6 +243,46 @@ public func layerNorm(
             grads.append(db)
         }
         return grads
+    }
+}
+
+/// target = source·scale + shift (then max(·, 0) with `relu`, NaN to 0 as `relu`), eight lanes at a
+/// time with the scalar loop's operation order.
+private func scaleAndShift(
+    _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float,
+    relu: Bool
+) {
+    let (a, b, zero) = (VectorMath.Vector(repeating: scale), VectorMath.Vector(repeating: shift), VectorMath.Vector())
+    var i = 0
+    while i + 8 <= count {
+        var v = VectorMath.load(source + i) * a + b
+        if relu { v = v.replacing(with: zero, where: .!(v .> zero)) }
+        VectorMath.store(v, target + i)
+        i += 8
+    }
+    while i < count {
+        let v = source[i] * scale + shift
+        target[i] = relu ? (v > 0 ? v : 0) : v
+        i += 1
+    }
+}
+
+/// target = g where y > 0, else 0 (relu's backward, from its output), in parallel.
+private func maskByPositive(
+    _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int
+) {
+    parallelRanges(count: count, grain: elementwiseGrain) { start, end in
+        let zero = VectorMath.Vector()
+        var i = start
+        while i + 8 <= end {
+            let v = VectorMath.load(g + i)
+            VectorMath.store(v.replacing(with: zero, where: .!(VectorMath.load(y + i) .> zero)), target + i)
+            i += 8
+        }
+        while i < end {
+            target[i] = y[i] > 0 ? g[i] : 0
+            i += 1
+        }
     }
 }
 
