@@ -159,3 +159,26 @@ private final class TinyNet: Module, Layer {
 func toleranceOK(_ a: Tensor, _ b: Tensor, atol: Float = 1e-5, rtol: Float = 1e-4) -> Bool {
     a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= atol + rtol * abs($1) }
 }
+
+/// A Sequential runs BatchNorm → ReLU as one fused op: the same outputs, gradients and running
+/// statistics as calling its layers one by one, and the fused op is what the graph records.
+@Suite struct SequentialFusion {
+    @Test func batchNormThenReLUMatchesTheLayersOneByOne() {
+        func run(layerByLayer: Bool) -> (output: Tensor, grads: [[Float]], running: [Float], op: String) {
+            let model = Generator.withDefault(Generator(seed: 20)) {
+                Sequential(Conv2d(2, 4, kernelSize: 3, padding: 1), BatchNorm2d(4), ReLU(), Conv2d(4, 2, kernelSize: 1))
+            }
+            let x = Tensor.randn([3, 2, 6, 6], generator: Generator(seed: 21))
+            let y = layerByLayer ? (0..<model.count).reduce(x) { model[$1]($0) } : model(x)
+            // The op recorded under the last convolution (before backward frees the graph).
+            let op = y.gradFunction!.inputs.first!.gradFunction!.name
+            y.sum().backward()
+            let norm = model[1] as! BatchNorm2d
+            return (y, model.parameters().map { $0.grad!.scalars }, norm.runningMean!.value.scalars + norm.runningVar!.value.scalars, op)
+        }
+        let (fused, reference) = (run(layerByLayer: false), run(layerByLayer: true))
+        #expect(fused.op == "batchNormReLU" && reference.op == "relu")
+        #expect(fused.output.scalars == reference.output.scalars)
+        #expect(fused.grads == reference.grads && fused.running == reference.running)
+    }
+}

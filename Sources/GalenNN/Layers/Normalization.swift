@@ -31,7 +31,12 @@ public class BatchNorm: Module, Layer {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, relu: false) }
+
+    /// With `relu`, relu(self(x)) as one op (`batchNorm(…, relu: true)`): the same values and
+    /// gradients in one pass, keeping one activation fewer for the backward pass. `Sequential`
+    /// uses it for a batch norm followed by a `ReLU`.
+    public func callAsFunction(_ x: Tensor, relu: Bool) -> Tensor {
         check(acceptedRanks.contains(x.rank) && x.shape[1] == (runningMean?.value.count ?? weight?.count ?? x.shape[1]),
               "\(name): input \(x.shape) does not fit \(runningMean?.value.count ?? weight?.count ?? 0) features")
         if isTraining, let counter = numBatchesTracked {
@@ -39,7 +44,7 @@ public class BatchNorm: Module, Layer {
         }
         return batchNorm(
             x, runningMean: runningMean?.value, runningVar: runningVar?.value, weight: weight, bias: bias,
-            training: isTraining || runningMean == nil, momentum: momentum, epsilon: epsilon)
+            training: isTraining || runningMean == nil, momentum: momentum, epsilon: epsilon, relu: relu)
     }
 }
 

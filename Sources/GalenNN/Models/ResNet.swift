@@ -84,7 +84,7 @@ public final class ResNet28: Module, Layer {
 
     /// (N, inChannels, H, W) → (N, classes).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let features = layer4(layer3(layer2(layer1(relu(bn1(conv1(x)))))))
+        let features = layer4(layer3(layer2(layer1(bn1(conv1(x), relu: true)))))
         return linear(globalAveragePool(features))
     }
 
@@ -107,7 +107,7 @@ public final class ResNet28: Module, Layer {
         }
 
         public func callAsFunction(_ x: Tensor) -> Tensor {
-            relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))
+            relu(bn2(conv2(bn1(conv1(x), relu: true))) + shortcut(x))
         }
     }
 
@@ -134,7 +134,7 @@ public final class ResNet28: Module, Layer {
         }
 
         public func callAsFunction(_ x: Tensor) -> Tensor {
-            let y = relu(bn2(conv2(relu(bn1(conv1(x))))))
+            let y = bn2(conv2(bn1(conv1(x), relu: true)), relu: true)
             return relu(bn3(conv3(y)) + shortcut(x))
         }
     }
@@ -205,7 +205,7 @@ public final class ResNet: Module, Layer {
 
     /// (N, inChannels, H, W) → (N, classes).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let stem = maxPool2d(relu(bn1(conv1(x))), kernelSize: 3, stride: 2, padding: 1)
+        let stem = maxPool2d(bn1(conv1(x), relu: true), kernelSize: 3, stride: 2, padding: 1)
         return fc(globalAveragePool(layer4(layer3(layer2(layer1(stem))))))
     }
 
@@ -228,7 +228,7 @@ public final class ResNet: Module, Layer {
         }
 
         public func callAsFunction(_ x: Tensor) -> Tensor {
-            relu(bn2(conv2(relu(bn1(conv1(x))))) + (downsample?(x) ?? x))
+            relu(bn2(conv2(bn1(conv1(x), relu: true))) + (downsample?(x) ?? x))
         }
     }
 
@@ -255,7 +255,7 @@ public final class ResNet: Module, Layer {
         }
 
         public func callAsFunction(_ x: Tensor) -> Tensor {
-            let y = relu(bn2(conv2(relu(bn1(conv1(x))))))
+            let y = bn2(conv2(bn1(conv1(x), relu: true)), relu: true)
             return relu(bn3(conv3(y)) + (downsample?(x) ?? x))
         }
     }

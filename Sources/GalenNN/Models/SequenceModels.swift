@@ -140,7 +140,7 @@ public final class ConvolutionalLSTM: Module, Layer {
             pools = false
         }
         for (conv, bn) in [(conv1, bn1), (conv2, bn2)] {
-            features = relu(bn(conv(features)))
+            features = bn(conv(features), relu: true)
             if pools {
                 // Max pooling along time: a (1, 2) window over (N, C, 1, T).
                 let n = features.shape
