@@ -99,10 +99,9 @@ public func batchNorm(
     return record(result, relu ? "batchNormReLU" : "batchNorm", inputs) { g in
         var gradient = g.contiguousValues()
         if let output {
-            // d(pre-ReLU) = g where the output is positive, else 0: what relu's backward gives.
-            let masked = Tensor(uninitializedShape: gradient.shape)
-            maskByPositive(gradient.pointer, output.pointer, into: masked.pointer, count: masked.count)
-            gradient = masked
+            // relu's own backward kernel, given the ReLU's output: positive exactly where its input was.
+            gradient = mapBinary(
+                gradient, Tensor(storage: output, shape: gradient.shape), ReluGradKernel(), op: "batchNormReLU backward")
         }
         // `input` may be a contiguous copy of x that only this closure keeps alive.
         defer { withExtendedLifetime((gradient, input)) {} }
@@ -264,25 +263,6 @@ private func scaleAndShift(
         let v = source[i] * scale + shift
         target[i] = relu ? (v > 0 ? v : 0) : v
         i += 1
-    }
-}
-
-/// target = g where y > 0, else 0 (relu's backward, from its output), in parallel.
-private func maskByPositive(
-    _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int
-) {
-    parallelRanges(count: count, grain: elementwiseGrain) { start, end in
-        let zero = VectorMath.Vector()
-        var i = start
-        while i + 8 <= end {
-            let v = VectorMath.load(g + i)
-            VectorMath.store(v.replacing(with: zero, where: .!(VectorMath.load(y + i) .> zero)), target + i)
-            i += 8
-        }
-        while i < end {
-            target[i] = y[i] > 0 ? g[i] : 0
-            i += 1
-        }
     }
 }
 
