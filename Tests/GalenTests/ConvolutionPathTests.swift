@@ -183,6 +183,28 @@ import Testing
         }
     }
 
+    /// Layers split by batch across Galen's threads unless their weights outweigh their
+    /// activations: ResNet-18 (28)'s 64-channel 28×28 layer splits, its 256-channel 7×7 and
+    /// 512-channel 4×4 layers run as one primitive on OpenMP's threads.
+    @Test func weightHeavyLayersRunAsOnePrimitive() {
+        func layer(_ channels: Int, _ size: Int, batch: Int = 128) -> ConvGeometry {
+            ConvGeometry(
+                batch: batch, imageChannels: channels, height: size, width: size, outChannels: channels, outH: size,
+                outW: size, groups: 1, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1,
+                dilationH: 1, dilationW: 1)
+        }
+        #expect(OneDNNConvolution.batchParts(layer(64, 28), threads: 2) == 2)
+        #expect(OneDNNConvolution.batchParts(layer(128, 14), threads: 2) == 2)
+        #expect(OneDNNConvolution.batchParts(layer(256, 7), threads: 2) == 1)
+        #expect(OneDNNConvolution.batchParts(layer(512, 4), threads: 2) == 1)
+        #expect(OneDNNConvolution.batchParts(layer(64, 28), threads: 1) == 1)
+        #expect(OneDNNConvolution.batchParts(layer(64, 28, batch: 1), threads: 2) == 1)
+        // Tests that force the split get it whatever the shape.
+        OneDNNConvolution.$splitOverride.withValue(true) {
+            #expect(OneDNNConvolution.batchParts(layer(512, 4), threads: 2) == 2)
+        }
+    }
+
     /// At a size where oneDNN splits every primitive across all threads (and backward-weights
     /// reduces per-thread partial sums), two runs still give the same bits.
     @Test func multithreadedRunsAreDeterministic() {
