@@ -1,11 +1,11 @@
-// The LSTM gate math on AVX-512, for CPUs that have it. Galen's Swift code is compiled for
-// Haswell (AVX2) so that one build runs on any x86-64 machine from the last decade; these two
-// functions carry their own target attribute and Swift calls them only after
-// galen_cpu_has_avx512() says yes.
+// The LSTM gate math on AVX-512 and on AVX2 + FMA, for CPUs that have them. Galen's Swift code
+// is compiled for Haswell (AVX2) so that one build runs on any x86-64 machine from the last
+// decade; these functions carry their own target attributes and Swift calls them only after
+// galen_cpu_has_avx512() or galen_cpu_has_avx2() says yes.
 //
-// Besides twice the lanes, they replace the divisions of sigmoid and tanh (five per element, the
-// slowest instruction in the loop) by a 14-bit reciprocal estimate and one Newton step, which
-// leaves about 1 ulp of error, as the exp polynomial itself.
+// Besides the lanes, they replace the divisions of sigmoid and tanh (five per element, the
+// slowest instruction in the loop) by a reciprocal estimate and one Newton step, which leaves
+// about 1 ulp of error, as the exp polynomial itself.
 
 #include "CGalenRuntime.h"
 
@@ -113,11 +113,139 @@ GALEN_AVX512 void galen_lstm_step_backward_avx512(
     }
 }
 
+// --- AVX2 + FMA: the same kernels on 8 lanes ---------------------------------------------------
+
+#define GALEN_AVX2 __attribute__((target("avx2,fma")))
+
+// e^x as exp16, with 2^n built in the exponent bits (AVX2 has no scalef). The upper clamp is
+// 88 rather than 88.72 so that n stays ≤ 127 and 2^n a normal float: the gate functions only
+// ever take 1/(1 + e^x), where e^88 ≈ 1.7e38 and anything larger give the same result.
+static inline GALEN_AVX2 __m256 exp8(__m256 input) {
+    const __m256 low = _mm256_set1_ps(-87.33654f), high = _mm256_set1_ps(88.0f);
+    // max/min return their second operand when either is NaN, so a NaN input stays NaN.
+    __m256 x = _mm256_min_ps(high, _mm256_max_ps(low, input));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.1219444e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333452e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665796e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    // n ∈ [−126, 127]: (n + 127) << 23 is 2^n.
+    __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
+    // Below the clamp e^x is 0, as expf gives.
+    __m256 under = _mm256_cmp_ps(input, low, _CMP_LT_OQ);
+    return _mm256_andnot_ps(under, result);
+}
+
+// 1/d: a 12-bit estimate refined by one Newton step, y·(2 − d·y).
+static inline GALEN_AVX2 __m256 reciprocal8(__m256 d) {
+    __m256 y = _mm256_rcp_ps(d);
+    return _mm256_mul_ps(y, _mm256_fnmadd_ps(d, y, _mm256_set1_ps(2.0f)));
+}
+
+static inline GALEN_AVX2 __m256 sigmoid8(__m256 x) {
+    return reciprocal8(_mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+// As tanh16: 1 − 2/(e^{2x} + 1), and the odd series below |x| = 1/16.
+static inline GALEN_AVX2 __m256 tanh8(__m256 x) {
+    __m256 e = exp8(_mm256_add_ps(x, x));
+    __m256 t = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), reciprocal8(_mm256_add_ps(e, _mm256_set1_ps(1.0f))),
+                                _mm256_set1_ps(1.0f));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 series = _mm256_fmadd_ps(x2, _mm256_set1_ps(-17.0f / 315.0f), _mm256_set1_ps(2.0f / 15.0f));
+    series = _mm256_fmadd_ps(series, x2, _mm256_set1_ps(-1.0f / 3.0f));
+    series = _mm256_mul_ps(_mm256_fmadd_ps(series, x2, _mm256_set1_ps(1.0f)), x);
+    __m256 magnitude = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    __m256 small = _mm256_cmp_ps(magnitude, _mm256_set1_ps(0.0625f), _CMP_LT_OQ);
+    return _mm256_blendv_ps(t, series, small);
+}
+
+// One group of 8 units, loaded and stored through `load` / `store` (full vectors, or masked for
+// the tail: AMD's Zen cores microcode masked stores, so the full groups stay unmasked).
+#define GALEN_LSTM_STEP8(load, store)                                                              \
+    do {                                                                                           \
+        __m256 i = sigmoid8(load(input_gate + j));                                                 \
+        __m256 f = sigmoid8(load(forget_gate + j));                                                \
+        __m256 g = tanh8(load(candidate + j));                                                     \
+        __m256 o = sigmoid8(load(output_gate + j));                                                \
+        __m256 c = _mm256_fmadd_ps(f, load(cell + j), _mm256_mul_ps(i, g));                        \
+        __m256 tc = tanh8(c);                                                                      \
+        store(input_gate + j, i);                                                                  \
+        store(forget_gate + j, f);                                                                 \
+        store(candidate + j, g);                                                                   \
+        store(output_gate + j, o);                                                                 \
+        store(cell + j, c);                                                                        \
+        store(cell_tanh + j, tc);                                                                  \
+        store(hidden + j, _mm256_mul_ps(o, tc));                                                   \
+    } while (0)
+
+#define GALEN_LSTM_STEP_BACKWARD8(load, store)                                                     \
+    do {                                                                                           \
+        __m256 i = load(gates + j), f = load(gates + width + j);                                   \
+        __m256 g = load(gates + 2 * width + j), o = load(gates + 3 * width + j);                   \
+        __m256 tc = load(cell_tanh + j), dh = load(hidden_gradient + j);                           \
+        /* dc = dc_next + dh·o·(1 − tanh²c) */                                                    \
+        __m256 dc = _mm256_fmadd_ps(_mm256_mul_ps(dh, o), _mm256_fnmadd_ps(tc, tc, one), load(cell_gradient + j)); \
+        store(gate_gradients + j, _mm256_mul_ps(_mm256_mul_ps(dc, g), _mm256_mul_ps(i, _mm256_sub_ps(one, i)))); \
+        store(gate_gradients + width + j,                                                          \
+              _mm256_mul_ps(_mm256_mul_ps(dc, load(cell_before + j)), _mm256_mul_ps(f, _mm256_sub_ps(one, f)))); \
+        store(gate_gradients + 2 * width + j, _mm256_mul_ps(_mm256_mul_ps(dc, i), _mm256_fnmadd_ps(g, g, one))); \
+        store(gate_gradients + 3 * width + j,                                                      \
+              _mm256_mul_ps(_mm256_mul_ps(dh, tc), _mm256_mul_ps(o, _mm256_sub_ps(one, o))));      \
+        store(cell_gradient + j, _mm256_mul_ps(dc, f));                                            \
+    } while (0)
+
+#define GALEN_LOAD8(pointer) _mm256_loadu_ps(pointer)
+#define GALEN_STORE8(pointer, value) _mm256_storeu_ps(pointer, value)
+#define GALEN_MASKED_LOAD8(pointer) _mm256_maskload_ps(pointer, mask)
+#define GALEN_MASKED_STORE8(pointer, value) _mm256_maskstore_ps(pointer, mask, value)
+
+// The lanes below `remaining` (< 8), as maskload/maskstore's sign-bit mask.
+static inline GALEN_AVX2 __m256i tail_mask8(long remaining) {
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)remaining), index);
+}
+
+GALEN_AVX2 void galen_lstm_step_avx2(float *gates, float *cell, float *cell_tanh, float *hidden, long width) {
+    float *input_gate = gates, *forget_gate = gates + width, *candidate = gates + 2 * width,
+          *output_gate = gates + 3 * width;
+    long j = 0;
+    for (; j + 8 <= width; j += 8) GALEN_LSTM_STEP8(GALEN_LOAD8, GALEN_STORE8);
+    if (j < width) {
+        __m256i mask = tail_mask8(width - j);
+        GALEN_LSTM_STEP8(GALEN_MASKED_LOAD8, GALEN_MASKED_STORE8);
+    }
+}
+
+GALEN_AVX2 void galen_lstm_step_backward_avx2(
+    const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
+    float *cell_gradient, float *gate_gradients, long width) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    long j = 0;
+    for (; j + 8 <= width; j += 8) GALEN_LSTM_STEP_BACKWARD8(GALEN_LOAD8, GALEN_STORE8);
+    if (j < width) {
+        __m256i mask = tail_mask8(width - j);
+        GALEN_LSTM_STEP_BACKWARD8(GALEN_MASKED_LOAD8, GALEN_MASKED_STORE8);
+    }
+}
+
 #else
 
 int galen_cpu_has_avx512(void) { return 0; }
 void galen_lstm_step_avx512(float *gates, float *cell, float *cell_tanh, float *hidden, long width) {}
 void galen_lstm_step_backward_avx512(
+    const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
+    float *cell_gradient, float *gate_gradients, long width) {}
+
+void galen_lstm_step_avx2(float *gates, float *cell, float *cell_tanh, float *hidden, long width) {}
+void galen_lstm_step_backward_avx2(
     const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
     float *cell_gradient, float *gate_gradients, long width) {}
 

@@ -61,13 +61,37 @@ import Testing
     }
 }
 
-/// The AVX-512 LSTM gate kernels (CGalenRuntime) compute what the portable Swift kernels compute,
-/// within the rounding of their reciprocal estimates, including the masked tail of a width that is
-/// not a multiple of 16 and saturating pre-activations.
+/// The AVX-512 and AVX2 LSTM gate kernels (CGalenRuntime) compute what the portable Swift kernels
+/// compute, within the rounding of their reciprocal estimates, including the masked tail of a
+/// width that is not a multiple of the lanes and saturating pre-activations. Each runs where the
+/// CPU has its instructions (and is skipped, not failed, elsewhere).
 @Suite struct LSTMGateKernels {
-    @Test(arguments: [128, 20, 1])
-    func avx512MatchesPortable(_ width: Int) throws {
-        try #require(lstmKernelsUseAVX512, "this CPU has no AVX-512; only the portable kernels run here")
+    @Test(.enabled(if: galen_cpu_has_avx512() != 0, "this CPU has no AVX-512"), arguments: [128, 20, 1])
+    func avx512MatchesPortable(_ width: Int) {
+        Self.check(width, forward: { galen_lstm_step_avx512($0, $1, $2, $3, width) }) {
+            galen_lstm_step_backward_avx512($0, $1, $2, $3, $4, $5, width)
+        }
+    }
+
+    @Test(.enabled(if: galen_cpu_has_avx2() != 0, "this CPU has no AVX2 + FMA"), arguments: [128, 20, 7, 1])
+    func avx2MatchesPortable(_ width: Int) {
+        Self.check(width, forward: { galen_lstm_step_avx2($0, $1, $2, $3, width) }) {
+            galen_lstm_step_backward_avx2($0, $1, $2, $3, $4, $5, width)
+        }
+    }
+
+    /// The dispatch picks the widest kernels the CPU runs.
+    @Test func bestKernelsFollowTheCPU() {
+        let expected: LSTMGateKernelSet =
+            galen_cpu_has_avx512() != 0 ? .avx512 : galen_cpu_has_avx2() != 0 ? .avx2 : .portable
+        #expect(LSTMGateKernelSet.best == expected)
+    }
+
+    static func check(
+        _ width: Int,
+        forward fastForward: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void,
+        backward fastBackward: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
         let g = Generator(seed: 5)
         // Pre-activations of unit scale, plus (where there is room) extremes where sigmoid and tanh
         // saturate or tanh takes its series branch near 0.
@@ -79,17 +103,17 @@ import Testing
         let cell = Tensor.randn([width], generator: g).scalars
         let (hiddenGradient, cellGradient) = (Tensor.randn([width], generator: g).scalars, Tensor.randn([width], generator: g).scalars)
 
-        func forward(avx512: Bool) -> (gates: [Float], cell: [Float], cellTanh: [Float], hidden: [Float]) {
+        func forward(fast: Bool) -> (gates: [Float], cell: [Float], cellTanh: [Float], hidden: [Float]) {
             var (gs, c) = (gates, cell)
             var (tc, h) = ([Float](repeating: 0, count: width), [Float](repeating: 0, count: width))
-            if avx512 {
-                galen_lstm_step_avx512(&gs, &c, &tc, &h, width)
+            if fast {
+                fastForward(&gs, &c, &tc, &h)
             } else {
                 lstmStepPortable(gates: &gs, cell: &c, cellTanh: &tc, hidden: &h, width: width)
             }
             return (gs, c, tc, h)
         }
-        let (fast, reference) = (forward(avx512: true), forward(avx512: false))
+        let (fast, reference) = (forward(fast: true), forward(fast: false))
         func worst(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0 }
         #expect(worst(fast.gates, reference.gates) <= 1e-6)
         #expect(worst(fast.cell, reference.cell) <= 1e-6)
@@ -97,11 +121,11 @@ import Testing
         #expect(worst(fast.hidden, reference.hidden) <= 1e-6)
         #expect(reference.hidden.contains { $0 != 0 })
 
-        func backward(avx512: Bool) -> (gateGradients: [Float], cellGradient: [Float]) {
+        func backward(fast: Bool) -> (gateGradients: [Float], cellGradient: [Float]) {
             var dc = cellGradient
             var dg = [Float](repeating: 0, count: 4 * width)
-            if avx512 {
-                galen_lstm_step_backward_avx512(reference.gates, reference.cellTanh, cell, hiddenGradient, &dc, &dg, width)
+            if fast {
+                fastBackward(reference.gates, reference.cellTanh, cell, hiddenGradient, &dc, &dg)
             } else {
                 lstmStepBackwardPortable(
                     gates: reference.gates, cellTanh: reference.cellTanh, cellBefore: cell, hiddenGradient: hiddenGradient,
@@ -109,7 +133,7 @@ import Testing
             }
             return (dg, dc)
         }
-        let (fastBackward, referenceBackward) = (backward(avx512: true), backward(avx512: false))
+        let (fastBackward, referenceBackward) = (backward(fast: true), backward(fast: false))
         #expect(worst(fastBackward.gateGradients, referenceBackward.gateGradients) <= 1e-6)
         #expect(worst(fastBackward.cellGradient, referenceBackward.cellGradient) <= 1e-6)
         #expect(referenceBackward.gateGradients.contains { $0 != 0 })

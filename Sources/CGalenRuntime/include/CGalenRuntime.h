@@ -51,8 +51,16 @@ void galen_lstm_step_backward_avx512(
     const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
     float *cell_gradient, float *gate_gradients, long width);
 
-/// Whether this CPU runs AVX2 and FMA code (the pooling kernels below).
+/// Whether this CPU runs AVX2 and FMA code (the LSTM and pooling kernels below).
 int galen_cpu_has_avx2(void);
+
+/// galen_lstm_step_avx512 on 8 lanes. AVX2 + FMA only.
+void galen_lstm_step_avx2(float *gates, float *cell, float *cell_tanh, float *hidden, long width);
+
+/// galen_lstm_step_backward_avx512 on 8 lanes. AVX2 + FMA only.
+void galen_lstm_step_backward_avx2(
+    const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
+    float *cell_gradient, float *gate_gradients, long width);
 
 /// 2×2, stride-2 max pooling of one (H, W) plane whose windows lie inside it: out_height × out_width
 /// maxima and their flat indices ih·W + iw (first maximum wins, NaN propagates). AVX2 only.
