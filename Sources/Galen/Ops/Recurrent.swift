@@ -380,7 +380,9 @@ private func processingOrder(_ steps: Int, reverse: Bool) -> [Int] {
 /// portable Swift kernels below. On a 2-core AVX-512 machine the AVX-512 kernels took the gate
 /// math from 28% of an LSTM training step's cycles to 10%; on a 2-core AVX2 machine (AMD EPYC)
 /// the portable kernels took 13% (tanh and sigmoid as calls per vector, divisions) and the AVX2
-/// ones 5–6%.
+/// ones 9%. (Masked loads and stores only for a tail: with every group masked, as the AVX-512
+/// kernels do, the AVX2 ones were slower than the portable code there, since AMD's cores
+/// microcode masked stores.)
 enum LSTMGateKernelSet: Sendable {
     case avx512, avx2, portable
 
