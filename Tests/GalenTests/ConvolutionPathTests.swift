@@ -183,9 +183,9 @@ import Testing
         }
     }
 
-    /// Layers split by batch across Galen's threads unless their weights outweigh their
-    /// activations: ResNet-18 (28)'s 64-channel 28×28 layer splits, its 256-channel 7×7 and
-    /// 512-channel 4×4 layers run as one primitive on OpenMP's threads.
+    /// Layers split by batch across Galen's threads unless their weights are large and outweigh
+    /// their activations: ResNet-18 (28)'s 64-channel 28×28 and 256-channel 7×7 layers split, its
+    /// 512-channel 4×4 layers and the 256 → 512 one run as one primitive on OpenMP's threads.
     @Test func weightHeavyLayersRunAsOnePrimitive() {
         func layer(_ channels: Int, _ size: Int, batch: Int = 128) -> ConvGeometry {
             ConvGeometry(
@@ -195,8 +195,17 @@ import Testing
         }
         #expect(OneDNNConvolution.batchParts(layer(64, 28), threads: 2) == 2)
         #expect(OneDNNConvolution.batchParts(layer(128, 14), threads: 2) == 2)
-        #expect(OneDNNConvolution.batchParts(layer(256, 7), threads: 2) == 1)
+        #expect(OneDNNConvolution.batchParts(layer(256, 7), threads: 2) == 2)
         #expect(OneDNNConvolution.batchParts(layer(512, 4), threads: 2) == 1)
+        let widening = ConvGeometry(
+            batch: 128, imageChannels: 256, height: 7, width: 7, outChannels: 512, outH: 4, outW: 4, groups: 1,
+            kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padH: 1, padW: 1, dilationH: 1, dilationW: 1)
+        #expect(OneDNNConvolution.batchParts(widening, threads: 2) == 1)
+        // Weights outweigh the activations, but at 256×128×3×3 they are too few (U-Net's bottleneck).
+        let bottleneck = ConvGeometry(
+            batch: 16, imageChannels: 256, height: 8, width: 8, outChannels: 128, outH: 8, outW: 8, groups: 1,
+            kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1)
+        #expect(OneDNNConvolution.batchParts(bottleneck, threads: 2) == 2)
         #expect(OneDNNConvolution.batchParts(layer(64, 28), threads: 1) == 1)
         #expect(OneDNNConvolution.batchParts(layer(64, 28, batch: 1), threads: 2) == 1)
         // Tests that force the split get it whatever the shape.

@@ -597,22 +597,29 @@ enum OneDNNConvolution {
     /// inference's peak RSS 642 → 528 MiB. Four parts on two threads (smaller primitives, claimed
     /// as threads come free) were slower: U-Net 113 → 93–96 samples/s, ResNet-18 (28) 63–65 → 56–57.
     ///
-    /// Layers whose weights outweigh their activations run as one OpenMP-parallel primitive
+    /// Large layers whose weights outweigh their activations run as one OpenMP-parallel primitive
     /// instead: split by batch, every thread streams all the weights (and, backward, fills a
     /// weight gradient of its own that is summed afterwards), while oneDNN's own threading divides
     /// the output channels. On the 2-core AVX2 machine (ONEDNN_VERBOSE, ms per whole batch),
     /// ResNet-18 (28)'s 512-channel 4×4 layers at batch 128: backward-weights 144 split → 79–98
-    /// whole, backward-data 84 → 58–64, forward 76 → 68–80; the 256-channel 7×7 ones 66 → 56–61,
-    /// 48 → 44–46 and 56 → 57–58; layers with larger images are the same either way.
+    /// whole, backward-data 84 → 58–64, forward 76 → 68–80. Smaller ones gain little: the
+    /// 256-channel 7×7 layers 66 → 56–61, 48 → 44–46 and 56 → 57–58, U-Net's 128- and 256-channel
+    /// bottleneck 3–8% per primitive, which OpenMP's restart after each operation and its
+    /// barriers (hit hardest by neighbours' load) can take back; they stay split
+    /// (`wholeBatchMinimumWeights`).
     static func batchParts(_ g: ConvGeometry, threads: Int = Threads.count) -> Int {
         guard threads > 1, g.batch >= threads, splitOverride ?? true else { return 1 }
         if splitOverride == nil {
             let weights = g.outChannels &* g.groupColumnRows
             let activations = g.batch / threads &* Swift.max(g.imageChannels &* g.imageArea, g.outChannels &* g.outArea)
-            if 2 &* weights >= activations { return 1 }
+            if weights >= wholeBatchMinimumWeights && 2 &* weights >= activations { return 1 }
         }
         return threads
     }
+
+    /// The fewest weights (4 MB, beyond a core's L2) for which a layer runs as one OpenMP
+    /// primitive (see `batchParts`).
+    static let wholeBatchMinimumWeights = 1 << 20
 
     /// Runs `body(plan, first sample, part session, part)` once per batch part: the whole batch
     /// with one OpenMP-parallel plan, or each part with a single-threaded plan on its own Galen
