@@ -202,6 +202,7 @@ static inline GALEN_AVX2 __m256 tanh8(__m256 x) {
         store(cell_gradient + j, _mm256_mul_ps(dc, f));                                            \
     } while (0)
 
+// The masked forms read the tail's lane mask from a local named `mask` where they are expanded.
 #define GALEN_LOAD8(pointer) _mm256_loadu_ps(pointer)
 #define GALEN_STORE8(pointer, value) _mm256_storeu_ps(pointer, value)
 #define GALEN_MASKED_LOAD8(pointer) _mm256_maskload_ps(pointer, mask)
