@@ -42,6 +42,11 @@ import Testing
         Case(name: "17→33 odd channels, no bias", batch: 5, inChannels: 17, outChannels: 33, height: 7, width: 8, padding: (1, 1), bias: false),
         Case(name: "kernel = image", batch: 4, inChannels: 6, outChannels: 5, height: 5, width: 5, kernel: (5, 5)),
         Case(name: "batch 1 tiny", batch: 1, inChannels: 1, outChannels: 1, height: 3, width: 3, kernel: (2, 2)),
+        // Thin weight gradients (one image channel, or one output channel) skip oneDNN for
+        // Galen's batch-split im2col products.
+        Case(name: "one input channel 5x5 pad 2 (LeNet's first)", batch: 5, inChannels: 1, outChannels: 6, height: 12, width: 12, kernel: (5, 5), padding: (2, 2)),
+        Case(name: "one input channel stride 2, no bias", batch: 3, inChannels: 1, outChannels: 4, height: 11, width: 9, stride: (2, 2), padding: (1, 1), bias: false),
+        Case(name: "one output channel 1x1 (segmentation head)", batch: 4, inChannels: 16, outChannels: 1, kernel: (1, 1)),
     ]
 
     static let transposedCases: [Case] = [
@@ -51,7 +56,23 @@ import Testing
         Case(name: "T depthwise stride 2", inChannels: 8, outChannels: 8, height: 6, width: 6, kernel: (4, 4), stride: (2, 2), padding: (1, 1), groups: 8),
         Case(name: "T 1x1", batch: 3, inChannels: 16, outChannels: 32, kernel: (1, 1)),
         Case(name: "T 2x2 stride 2 (U-Net up)", batch: 2, inChannels: 32, outChannels: 16, height: 7, width: 7, kernel: (2, 2), stride: (2, 2)),
+        Case(name: "T to one channel 2x2 stride 2", batch: 3, inChannels: 8, outChannels: 1, height: 5, width: 5, kernel: (2, 2), stride: (2, 2)),
     ]
+
+    /// Which weight gradients skip oneDNN: one image channel or one output channel, ungrouped.
+    @Test func thinWeightGradientsAreRecognized() {
+        func layer(_ image: Int, _ out: Int, groups: Int = 1) -> ConvGeometry {
+            ConvGeometry(
+                batch: 128, imageChannels: image, height: 28, width: 28, outChannels: out, outH: 28, outW: 28,
+                groups: groups, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, dilationH: 1,
+                dilationW: 1)
+        }
+        #expect(hasThinWeightGradient(layer(1, 6)))  // LeNet-5's first layer
+        #expect(hasThinWeightGradient(layer(16, 1)))  // a one-channel segmentation head
+        #expect(!hasThinWeightGradient(layer(3, 64)))  // an RGB stem
+        #expect(!hasThinWeightGradient(layer(6, 16)))
+        #expect(!hasThinWeightGradient(layer(8, 8, groups: 8)))  // depthwise: one channel per group
+    }
 
     /// The convolution geometry of a case (for a transposed convolution, the convolution whose
     /// input gradient it is).
