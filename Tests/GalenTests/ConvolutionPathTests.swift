@@ -72,6 +72,8 @@ import Testing
         #expect(!hasThinWeightGradient(layer(3, 64)))  // an RGB stem
         #expect(!hasThinWeightGradient(layer(6, 16)))
         #expect(!hasThinWeightGradient(layer(8, 8, groups: 8)))  // depthwise: one channel per group
+        // A one-channel head over 512 channels at 28×28: a 40 MB column matrix per thread.
+        #expect(!hasThinWeightGradient(layer(512, 1)))
     }
 
     /// The convolution geometry of a case (for a transposed convolution, the convolution whose

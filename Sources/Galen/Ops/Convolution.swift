@@ -342,9 +342,10 @@ private func convolutionWeightGradient(
 /// image channel (LeNet's and U-Net's first layers) or making one output channel (a segmentation
 /// head). oneDNN 2.6's AVX2 backward-weights kernels vectorize over channels and run these at
 /// 4–6 GFLOP/s per core (`ONEDNN_VERBOSE`): LeNet-5's first layer took 35% of the step's
-/// oneDNN time, 3.0–3.4 ms per half batch against 0.9 ms for its forward.
+/// oneDNN time, 3.0–3.4 ms per half batch against 0.9 ms for its forward. Only while one sample's
+/// column matrix fits the column budget: every thread holds one.
 func hasThinWeightGradient(_ g: ConvGeometry) -> Bool {
-    g.groups == 1 && (g.imageChannels == 1 || g.outChannels == 1)
+    g.groups == 1 && (g.imageChannels == 1 || g.outChannels == 1) && g.columnSize <= columnBudget
 }
 
 /// dW = Σ dy[n] · im2col(x[n])ᵀ (overwritten) for one group, split by batch like oneDNN's kernels: each of the
