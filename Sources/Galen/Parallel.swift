@@ -79,6 +79,15 @@ private struct PoolJob {
     let body: (Int) -> Void
 }
 
+/// Runs `body` with OpenBLAS held to one thread, for products that run on Galen's threads, one
+/// block of work per thread, so that the two levels of threading do not oversubscribe the cores.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    Threads.configure()
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(Threads.count)) }
+    body()
+}
+
 /// Sends Galen's spinning worker threads to sleep before OpenBLAS or oneDNN take the cores with
 /// their own threads (see `galen_pool_quiesce`).
 @inline(__always)

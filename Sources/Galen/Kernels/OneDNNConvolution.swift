@@ -712,13 +712,7 @@ enum OneDNNConvolution {
         }
         guard ran else { return false }
         if let partials {
-            // Whole rows of adds, part after part: vectorized, and the same order for every element.
-            parallelRanges(count: weightCount, grain: elementwiseGrain) { start, end in
-                for part in 0..<(parts &- 1) {
-                    let partial = partials + part &* partialCount
-                    for i in start..<end { dW[i] += partial[i] }
-                }
-            }
+            addPartialSums(partials, stride: partialCount, count: parts &- 1, into: dW, length: weightCount)
             if let dBias {
                 for part in 0..<(parts &- 1) {
                     let partial = partials + (part &* partialCount &+ weightCount)
@@ -749,6 +743,21 @@ private func addChannelBias(
             let value = bias[plane % channels]
             let row = x + plane &* area
             for i in 0..<area { row[i] += value }
+        }
+    }
+}
+
+/// Adds `count` partial sums, `stride` floats apart from `partials`, into the first `length`
+/// floats of `target`, one partial after the other: the same order for every element, so the bits
+/// depend only on how many partials there are (the batch parts of a split weight gradient).
+func addPartialSums(
+    _ partials: UnsafePointer<Float>, stride: Int, count: Int, into target: UnsafeMutablePointer<Float>, length: Int
+) {
+    // Whole rows of adds, partial after partial: vectorized.
+    parallelRanges(count: length, grain: elementwiseGrain) { start, end in
+        for part in 0..<count {
+            let partial = partials + part &* stride
+            for i in start..<end { target[i] += partial[i] }
         }
     }
 }

@@ -368,30 +368,23 @@ private func thinWeightGradient(
     defer { partials.deallocate() }
     partials.update(repeating: 0, count: (parts &- 1) &* weightCount)
     let (imageSize, outSize) = (g.imageChannels &* g.imageArea, g.outChannels &* g.outArea)
-    Threads.configure()
-    // Each part's products run on its own thread: OpenBLAS must not start threads of its own.
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(Int32(Threads.count)) }
-    parallelChunks(parts, threads: parts) { part in
-        let (first, end) = (g.batch &* part / parts, g.batch &* (part &+ 1) / parts)
-        let sum = part == 0 ? dW : partials + (part &- 1) &* weightCount
-        let columns: UnsafeMutablePointer<Float>? = g.isPointwise ? nil : .allocate(capacity: g.columnSize)
-        defer { columns?.deallocate() }
-        for n in first..<end {
-            if let columns { im2colRows(g, x + n &* imageSize, columns, 0, g.columnRows) }
-            sgemm(
-                dy + n &* outSize, MatrixOperand(transpose: asStored, leadingDimension: g.outArea),
-                columns.map { UnsafePointer($0) } ?? x + n &* imageSize,
-                MatrixOperand(transpose: transposed, leadingDimension: g.outArea),
-                sum, m: g.outChannels, n: g.columnRows, k: g.outArea, beta: 1, threads: 1, path: .openBLAS)
+    withSingleThreadedBLAS {
+        parallelChunks(parts, threads: parts) { part in
+            let (first, end) = (g.batch &* part / parts, g.batch &* (part &+ 1) / parts)
+            let sum = part == 0 ? dW : partials + (part &- 1) &* weightCount
+            let columns: UnsafeMutablePointer<Float>? = g.isPointwise ? nil : .allocate(capacity: g.columnSize)
+            defer { columns?.deallocate() }
+            for n in first..<end {
+                if let columns { im2colRows(g, x + n &* imageSize, columns, 0, g.columnRows) }
+                sgemm(
+                    dy + n &* outSize, MatrixOperand(transpose: asStored, leadingDimension: g.outArea),
+                    columns.map { UnsafePointer($0) } ?? x + n &* imageSize,
+                    MatrixOperand(transpose: transposed, leadingDimension: g.outArea),
+                    sum, m: g.outChannels, n: g.columnRows, k: g.outArea, beta: 1, threads: 1, path: .openBLAS)
+            }
         }
     }
-    parallelRanges(count: weightCount, grain: elementwiseGrain) { start, end in
-        for part in 0..<(parts &- 1) {
-            let partial = partials + part &* weightCount
-            for i in start..<end { dW[i] += partial[i] }
-        }
-    }
+    addPartialSums(partials, stride: weightCount, count: parts &- 1, into: dW, length: weightCount)
 }
 
 /// Σ over batch and positions of a [batch, channels, area] gradient: the bias gradient.

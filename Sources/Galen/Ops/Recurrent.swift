@@ -362,10 +362,9 @@ private func recurrenceBlocks(batch: Int, threads: Int, _ body: (Int, Int, Int) 
         body(0, batch, threads)
         return
     }
-    Threads.configure()
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(Int32(Threads.count)) }
-    parallelRanges(count: batch, grain: minimumSequencesPerThread, threads: threads) { body($0, $1, 1) }
+    withSingleThreadedBLAS {
+        parallelRanges(count: batch, grain: minimumSequencesPerThread, threads: threads) { body($0, $1, 1) }
+    }
 }
 
 /// Below this many sequences per thread, a block's GEMMs are too thin to beat one shared GEMM.
