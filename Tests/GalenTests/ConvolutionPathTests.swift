@@ -47,6 +47,12 @@ import Testing
         Case(name: "one input channel 5x5 pad 2 (LeNet's first)", batch: 5, inChannels: 1, outChannels: 6, height: 12, width: 12, kernel: (5, 5), padding: (2, 2)),
         Case(name: "one input channel stride 2, no bias", batch: 3, inChannels: 1, outChannels: 4, height: 11, width: 9, stride: (2, 2), padding: (1, 1), bias: false),
         Case(name: "one output channel 1x1 (segmentation head)", batch: 4, inChannels: 16, outChannels: 1, kernel: (1, 1)),
+        // Winograd F(2×2, 3×3) for the forward and backward-data passes (`Winograd.serves`): six
+        // tiles to a row (one partial group of eight), ten (a full group and two), and blocks of
+        // tile rows that end inside a sample (eight samples of seven tile rows, 21 to a block).
+        Case(name: "Winograd 16→24 14x12", batch: 3, inChannels: 16, outChannels: 24, height: 14, width: 12, padding: (1, 1)),
+        Case(name: "Winograd 32→16 16x20, no bias", batch: 2, inChannels: 32, outChannels: 16, height: 16, width: 20, padding: (1, 1), bias: false),
+        Case(name: "Winograd 16→16 blocks across samples", batch: 8, inChannels: 16, outChannels: 16, height: 14, width: 12, padding: (1, 1)),
     ]
 
     static let transposedCases: [Case] = [
@@ -57,7 +63,36 @@ import Testing
         Case(name: "T 1x1", batch: 3, inChannels: 16, outChannels: 32, kernel: (1, 1)),
         Case(name: "T 2x2 stride 2 (U-Net up)", batch: 2, inChannels: 32, outChannels: 16, height: 7, width: 7, kernel: (2, 2), stride: (2, 2)),
         Case(name: "T to one channel 2x2 stride 2", batch: 3, inChannels: 8, outChannels: 1, height: 5, width: 5, kernel: (2, 2), stride: (2, 2)),
+        Case(name: "T Winograd 3x3 pad 1 16→24", batch: 3, inChannels: 16, outChannels: 24, height: 12, width: 16, padding: (1, 1)),
     ]
+
+    /// Which forward and backward-data passes run as Winograd F(2×2, 3×3): 3×3, stride 1,
+    /// padding 1, even sizes at least 12 wide, at least 16 channels each way.
+    @Test func winogradServesItsGeometries() {
+        func layer(
+            _ image: Int, _ out: Int, _ size: Int, kernel: Int = 3, stride: Int = 1, padding: Int = 1,
+            dilation: Int = 1, groups: Int = 1
+        ) -> ConvGeometry {
+            let outSize = (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
+            return ConvGeometry(
+                batch: 128, imageChannels: image, height: size, width: size, outChannels: out, outH: outSize,
+                outW: outSize, groups: groups, kernelH: kernel, kernelW: kernel, strideH: stride, strideW: stride,
+                padH: padding, padW: padding, dilationH: dilation, dilationW: dilation)
+        }
+        #expect(Winograd.serves(layer(64, 64, 28)))  // ResNet-18 (28)'s first stage
+        #expect(Winograd.serves(layer(128, 128, 14)))
+        #expect(Winograd.serves(layer(16, 16, 64)))  // U-Net's top level
+        #expect(Winograd.serves(layer(32, 16, 64)))
+        #expect(!Winograd.serves(layer(256, 256, 7)))  // odd: no whole tiles
+        #expect(!Winograd.serves(layer(128, 128, 8)))  // too narrow
+        #expect(!Winograd.serves(layer(1, 16, 64)))  // too few channels
+        #expect(!Winograd.serves(layer(16, 8, 64)))
+        #expect(!Winograd.serves(layer(64, 128, 28, stride: 2)))
+        #expect(!Winograd.serves(layer(64, 64, 28, kernel: 1, padding: 0)))
+        #expect(!Winograd.serves(layer(64, 64, 28, kernel: 5, padding: 2)))
+        #expect(!Winograd.serves(layer(64, 64, 28, padding: 2, dilation: 2)))
+        #expect(!Winograd.serves(layer(64, 64, 28, groups: 2)))
+    }
 
     /// Which weight gradients skip oneDNN: one image channel or one output channel, ungrouped.
     @Test func thinWeightGradientsAreRecognized() {

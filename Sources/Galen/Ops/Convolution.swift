@@ -424,6 +424,15 @@ private func forwardKernel(
     _ session: OneDNNSession?, _ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
 ) {
+    if session != nil, Winograd.serves(g) {
+        let filters = Winograd.transformFilters(
+            weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: false)
+        defer { filters.deallocate() }
+        Winograd.convolve(
+            x, inputs: g.imageChannels, batch: g.batch, height: g.height, width: g.width, filters: filters,
+            outputs: g.outChannels, bias: bias, y)
+        return
+    }
     if let session, OneDNNConvolution.forward(session, g, x: x, weight: weight, bias: bias, y: y) { return }
     convolutionForward(g, x: x, weight: weight, bias: bias, y: y)
 }
@@ -433,6 +442,15 @@ private func adjointKernel(
     _ session: OneDNNSession?, _ g: ConvGeometry, y: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
 ) {
+    if session != nil, Winograd.serves(g) {
+        let filters = Winograd.transformFilters(
+            weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: true)
+        defer { filters.deallocate() }
+        Winograd.convolve(
+            y, inputs: g.outChannels, batch: g.batch, height: g.height, width: g.width, filters: filters,
+            outputs: g.imageChannels, bias: bias, x)
+        return
+    }
     if let session, OneDNNConvolution.backwardData(session, g, y: y, weight: weight, bias: bias, x: x) { return }
     convolutionAdjoint(g, y: y, weight: weight, bias: bias, x: x)
 }
