@@ -419,7 +419,8 @@ private func onPath<Result>(_ path: ConvolutionPath, _ body: (OneDNNSession?) ->
     path == .oneDNN ? OneDNNConvolution.withSession(body) : body(nil)
 }
 
-/// `convolutionForward`, on oneDNN when `session` is given and oneDNN serves the geometry.
+/// `convolutionForward`, when `session` is given as Winograd F(2×2, 3×3) where `Winograd.serves`
+/// the geometry, else on oneDNN where it serves it.
 private func forwardKernel(
     _ session: OneDNNSession?, _ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
@@ -437,7 +438,8 @@ private func forwardKernel(
     convolutionForward(g, x: x, weight: weight, bias: bias, y: y)
 }
 
-/// `convolutionAdjoint`, on oneDNN when `session` is given and oneDNN serves the geometry.
+/// `convolutionAdjoint`, when `session` is given as Winograd F(2×2, 3×3) where `Winograd.serves`
+/// the geometry, else on oneDNN where it serves it.
 private func adjointKernel(
     _ session: OneDNNSession?, _ g: ConvGeometry, y: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
@@ -457,12 +459,17 @@ private func adjointKernel(
 
 /// The weight gradient into `dW` (overwritten, not accumulated), and when `dBias` is given the
 /// sums of dy per output channel (oneDNN fuses them into the same pass); on oneDNN when
-/// `session` is given and oneDNN serves the geometry, except thin ones (`hasThinWeightGradient`).
+/// `session` is given and oneDNN serves the geometry, except Winograd's (`Winograd.serves`) and
+/// thin ones (`hasThinWeightGradient`).
 private func weightGradientKernel(
     _ session: OneDNNSession?, _ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
     dW: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?
 ) {
-    if session != nil, hasThinWeightGradient(g) {
+    if session != nil, Winograd.serves(g) {
+        Winograd.weightGradient(
+            x, inputs: g.imageChannels, batch: g.batch, height: g.height, width: g.width, dy: dy,
+            outputs: g.outChannels, dW)
+    } else if session != nil, hasThinWeightGradient(g) {
         thinWeightGradient(g, x: x, dy: dy, dW: dW)
     } else if let session, OneDNNConvolution.backwardWeights(session, g, x: x, dy: dy, dW: dW, dBias: dBias) {
         return
