@@ -53,6 +53,8 @@ import Testing
         Case(name: "Winograd 16→24 14x12", batch: 3, inChannels: 16, outChannels: 24, height: 14, width: 12, padding: (1, 1)),
         Case(name: "Winograd 32→16 16x20, no bias", batch: 2, inChannels: 32, outChannels: 16, height: 16, width: 20, padding: (1, 1), bias: false),
         Case(name: "Winograd 16→16 blocks across samples", batch: 8, inChannels: 16, outChannels: 16, height: 14, width: 12, padding: (1, 1)),
+        Case(name: "Winograd 16→20 odd sizes 7x9", batch: 3, inChannels: 16, outChannels: 20, height: 7, width: 9, padding: (1, 1)),
+        Case(name: "Winograd 24→16 4x4", batch: 5, inChannels: 24, outChannels: 16, height: 4, width: 4, padding: (1, 1)),
     ]
 
     static let transposedCases: [Case] = [
@@ -66,8 +68,8 @@ import Testing
         Case(name: "T Winograd 3x3 pad 1 16→24", batch: 3, inChannels: 16, outChannels: 24, height: 12, width: 16, padding: (1, 1)),
     ]
 
-    /// Which forward and backward-data passes run as Winograd F(2×2, 3×3): 3×3, stride 1,
-    /// padding 1, even sizes at least 12 wide, at least 16 channels each way.
+    /// Which layers run as Winograd F(2×2, 3×3): 3×3, stride 1, padding 1, at least 4×4, at
+    /// least 16 channels each way.
     @Test func winogradServesItsGeometries() {
         func layer(
             _ image: Int, _ out: Int, _ size: Int, kernel: Int = 3, stride: Int = 1, padding: Int = 1,
@@ -83,8 +85,9 @@ import Testing
         #expect(Winograd.serves(layer(128, 128, 14)))
         #expect(Winograd.serves(layer(16, 16, 64)))  // U-Net's top level
         #expect(Winograd.serves(layer(32, 16, 64)))
-        #expect(!Winograd.serves(layer(256, 256, 7)))  // odd: no whole tiles
-        #expect(!Winograd.serves(layer(128, 128, 8)))  // too narrow
+        #expect(Winograd.serves(layer(256, 256, 7)))  // odd: the last tiles half in the padding
+        #expect(Winograd.serves(layer(512, 512, 4)))
+        #expect(!Winograd.serves(layer(512, 512, 2)))  // 16 multiplies per output where 9 would do
         #expect(!Winograd.serves(layer(1, 16, 64)))  // too few channels
         #expect(!Winograd.serves(layer(16, 8, 64)))
         #expect(!Winograd.serves(layer(64, 128, 28, stride: 2)))

@@ -19,9 +19,7 @@ import Foundation
 // before the products).
 //
 // All three passes skip oneDNN for these layers, and with it the reorders into and out of its
-// blocked layouts. Alternating the two paths step by step inside one training run (so that the
-// neighbours' load hits both alike), ResNet-18 (28)'s steps took 0.86, 0.80, 0.89 and 0.89 of the
-// oneDNN steps' time in four runs, the U-Net's 0.91 and 0.94 in two.
+// blocked layouts (what that gained is at `serves`).
 
 enum Winograd {
     /// Tile rows whose transforms one block holds: about 128 tiles, so that a block's V and M (16
@@ -29,14 +27,15 @@ enum Winograd {
     static let blockTiles = 128
 
     /// Whether the Winograd passes serve a geometry: 3×3, stride 1, padding 1, no dilation,
-    /// ungrouped, even sizes (whole 2×2 tiles) at least 12 wide, and at least 16 input and output
-    /// channels. Per layer against oneDNN's `jit:avx2` on ResNet-18 (28) and the U-Net: forward
-    /// 13–34% faster from 16 channels at 14 to 64 wide, weight gradient 20%; at 8×8 (four tiles
-    /// to a row, half of each SIMD group idle) the backward-data pass ran 7–18% slower.
+    /// ungrouped, at least 4×4 and at least 16 input and output channels. An odd size computes a
+    /// last row or column of tiles half in the padding and keeps what lies inside. Alternating
+    /// both paths step by step in one run, ResNet-18 (28)'s steps took 0.78 and 0.75 of the
+    /// oneDNN steps' time with every such layer served, 0.84 and 0.83 with those below 12 wide
+    /// (its 7×7 and 4×4 stages) left to oneDNN; the U-Net's 0.96 either way.
     static func serves(_ g: ConvGeometry) -> Bool {
         g.groups == 1 && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1
-            && g.padW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.height % 2 == 0 && g.width % 2 == 0
-            && g.width >= 12 && g.imageChannels >= 16 && g.outChannels >= 16
+            && g.padW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.height >= 4 && g.width >= 4
+            && g.imageChannels >= 16 && g.outChannels >= 16
     }
 
     /// The transformed filters U, 16 planes of `outputs` × `inputs`, from OIHW weights
@@ -89,7 +88,7 @@ enum Winograd {
         filters u: UnsafePointer<Float>, outputs: Int, bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>
     ) {
         let parts = Swift.min(Threads.count, batch)
-        let (tilesH, tilesW) = (height / 2, width / 2)
+        let (tilesH, tilesW) = ((height &+ 1) / 2, (width &+ 1) / 2)
         let rowsPerBlock = Swift.max(1, blockTiles / tilesW)
         // Each channel's row of tiles is followed by 8 spare lanes: the last group of eight
         // tiles is transformed and stored whole, and its extra lanes land there.
@@ -152,7 +151,7 @@ enum Winograd {
         outputs: Int, _ dW: UnsafeMutablePointer<Float>
     ) {
         let parts = Swift.min(Threads.count, batch)
-        let (tilesH, tilesW) = (height / 2, width / 2)
+        let (tilesH, tilesW) = ((height &+ 1) / 2, (width &+ 1) / 2)
         let rowsPerBlock = Swift.max(1, blockTiles / tilesW)
         let capacity = rowsPerBlock &* tilesW &+ 8
         let plane = outputs &* inputs
@@ -238,21 +237,24 @@ enum Winograd {
         _ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int, ty: Int,
         into dm: UnsafeMutablePointer<Float>, planeStride: Int, channelStride: Int
     ) {
-        let tilesW = width / 2
+        let tilesW = (width &+ 1) / 2
         for k in 0..<channels {
             let top = image + (k &* height &+ 2 &* ty) &* width
-            let bottom = top + width
+            // An odd height's last tile row has no second row: its gradient is zero there.
+            let bottom: UnsafePointer<Float>? = 2 &* ty &+ 1 < height ? top + width : nil
             let out = dm + k &* channelStride
             var tx = 0
             while tx < tilesW {
-                let lanes = Swift.min(8, tilesW &- tx)
                 // Columns 2(tx + l) and 2(tx + l) + 1 of a row: the even and odd halves of one load
-                // (the row's last, partial group copied out first, so nothing past it is read).
+                // (the row's last, partial group copied out first, so nothing past it is read, and
+                // an odd width's missing last column reads zero).
+                let valid = Swift.min(16, width &- 2 &* tx)
                 @inline(__always)
-                func load(_ row: UnsafePointer<Float>) -> SIMD16<Float> {
-                    if lanes == 8 { return UnsafeRawPointer(row + 2 &* tx).loadUnaligned(as: SIMD16<Float>.self) }
+                func load(_ row: UnsafePointer<Float>?) -> SIMD16<Float> {
+                    guard let row else { return SIMD16(repeating: 0) }
+                    if valid == 16 { return UnsafeRawPointer(row + 2 &* tx).loadUnaligned(as: SIMD16<Float>.self) }
                     var values = SIMD16<Float>(repeating: 0)
-                    for e in 0..<(2 &* lanes) { values[e] = row[2 &* tx &+ e] }
+                    for e in 0..<valid { values[e] = row[2 &* tx &+ e] }
                     return values
                 }
                 let (upper, lower) = (load(top), load(bottom))
@@ -285,7 +287,7 @@ enum Winograd {
         padded: UnsafeMutablePointer<Float>, paddedWidth: Int,
         into v: UnsafeMutablePointer<Float>, planeStride: Int, channelStride: Int
     ) {
-        let tilesW = width / 2
+        let tilesW = (width &+ 1) / 2
         for c in 0..<channels {
             let plane = image + c &* height &* width
             // Input rows 2ty − 1 ... 2ty + 2; those in the padding stay zero. Column 0 of a
@@ -293,10 +295,13 @@ enum Winograd {
             for i in 0..<4 {
                 let ih = 2 &* ty &- 1 &+ i
                 let target = padded + (i &* paddedWidth &+ 1)
+                // Element loops rather than memmove and memset: rows are a few dozen floats, and
+                // the calls cost more than the copies (3% of ResNet-18 (28)'s cycles).
                 if ih >= 0 && ih < height {
-                    target.update(from: plane + ih &* width, count: width)
+                    let source = plane + ih &* width
+                    for j in 0..<width { target[j] = source[j] }
                 } else {
-                    target.update(repeating: 0, count: width)
+                    for j in 0..<width { target[j] = 0 }
                 }
             }
             let out = v + c &* channelStride
@@ -337,15 +342,16 @@ enum Winograd {
         _ m: UnsafePointer<Float>, channels: Int, height: Int, width: Int, ty: Int, planeStride: Int,
         channelStride: Int, bias: UnsafePointer<Float>?, into image: UnsafeMutablePointer<Float>
     ) {
-        let tilesW = width / 2
+        let tilesW = (width &+ 1) / 2
         for k in 0..<channels {
             let source = m + k &* channelStride
             let top = image + (k &* height &+ 2 &* ty) &* width
-            let bottom = top + width
+            // An odd height's last tile row has no second output row.
+            let bottom = 2 &* ty &+ 1 < height ? top + width : nil
             let b = SIMD8<Float>(repeating: bias?[k] ?? 0)
             var tx = 0
             while tx < tilesW {
-                let lanes = Swift.min(8, tilesW &- tx)
+                let valid = Swift.min(16, width &- 2 &* tx)
                 @inline(__always)
                 func plane(_ xi: Int) -> SIMD8<Float> {
                     UnsafeRawPointer(source + (xi &* planeStride &+ tx)).loadUnaligned(as: SIMD8<Float>.self)
@@ -366,13 +372,13 @@ enum Winograd {
                 var lower = SIMD16<Float>()
                 lower.evenHalf = s1.0 + s1.1 + s1.2 + b
                 lower.oddHalf = s1.1 - s1.2 - s1.3 + b
-                if lanes == 8 {
+                if valid == 16 {
                     UnsafeMutableRawPointer(top + 2 &* tx).storeBytes(of: upper, as: SIMD16<Float>.self)
-                    UnsafeMutableRawPointer(bottom + 2 &* tx).storeBytes(of: lower, as: SIMD16<Float>.self)
+                    if let bottom { UnsafeMutableRawPointer(bottom + 2 &* tx).storeBytes(of: lower, as: SIMD16<Float>.self) }
                 } else {
-                    // The row ends inside this group: only its first 2·lanes outputs are stored.
-                    withUnsafeBytes(of: upper) { top.advanced(by: 2 &* tx).update(from: $0.assumingMemoryBound(to: Float.self).baseAddress!, count: 2 &* lanes) }
-                    withUnsafeBytes(of: lower) { bottom.advanced(by: 2 &* tx).update(from: $0.assumingMemoryBound(to: Float.self).baseAddress!, count: 2 &* lanes) }
+                    // The row ends inside this group: only its first `valid` outputs are stored.
+                    for e in 0..<valid { top[2 &* tx &+ e] = upper[e] }
+                    if let bottom { for e in 0..<valid { bottom[2 &* tx &+ e] = lower[e] } }
                 }
                 tx &+= 8
             }
