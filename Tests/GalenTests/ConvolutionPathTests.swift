@@ -47,14 +47,15 @@ import Testing
         Case(name: "one input channel 5x5 pad 2 (LeNet's first)", batch: 5, inChannels: 1, outChannels: 6, height: 12, width: 12, kernel: (5, 5), padding: (2, 2)),
         Case(name: "one input channel stride 2, no bias", batch: 3, inChannels: 1, outChannels: 4, height: 11, width: 9, stride: (2, 2), padding: (1, 1), bias: false),
         Case(name: "one output channel 1x1 (segmentation head)", batch: 4, inChannels: 16, outChannels: 1, kernel: (1, 1)),
-        // Winograd F(2×2, 3×3) for the forward and backward-data passes (`Winograd.serves`): six
-        // tiles to a row (one partial group of eight), ten (a full group and two), and blocks of
-        // tile rows that end inside a sample (eight samples of seven tile rows, 21 to a block).
-        Case(name: "Winograd 16→24 14x12", batch: 3, inChannels: 16, outChannels: 24, height: 14, width: 12, padding: (1, 1)),
-        Case(name: "Winograd 32→16 16x20, no bias", batch: 2, inChannels: 32, outChannels: 16, height: 16, width: 20, padding: (1, 1), bias: false),
-        Case(name: "Winograd 16→16 blocks across samples", batch: 8, inChannels: 16, outChannels: 16, height: 14, width: 12, padding: (1, 1)),
-        Case(name: "Winograd 16→20 odd sizes 7x9", batch: 3, inChannels: 16, outChannels: 20, height: 7, width: 9, padding: (1, 1)),
-        Case(name: "Winograd 24→16 4x4", batch: 5, inChannels: 24, outChannels: 16, height: 4, width: 4, padding: (1, 1)),
+        // Winograd F(2×2, 3×3) for all three passes (`Winograd.serves`, at least 128 tiles for
+        // each of two threads): six tiles to a row (one partial group of eight), ten (a full
+        // group and two), blocks of tile rows that end inside a sample (four samples of seven tile
+        // rows for each thread, 21 rows to a block), odd sizes, and the smallest images.
+        Case(name: "Winograd 32→48 14x12", batch: 8, inChannels: 32, outChannels: 48, height: 14, width: 12, padding: (1, 1)),
+        Case(name: "Winograd 32→40 16x20, no bias", batch: 4, inChannels: 32, outChannels: 40, height: 16, width: 20, padding: (1, 1), bias: false),
+        Case(name: "Winograd 32→32 blocks across samples", batch: 8, inChannels: 32, outChannels: 32, height: 14, width: 12, padding: (1, 1)),
+        Case(name: "Winograd 32→40 odd sizes 7x9", batch: 13, inChannels: 32, outChannels: 40, height: 7, width: 9, padding: (1, 1)),
+        Case(name: "Winograd 48→32 4x4", batch: 64, inChannels: 48, outChannels: 32, height: 4, width: 4, padding: (1, 1)),
     ]
 
     static let transposedCases: [Case] = [
@@ -65,53 +66,43 @@ import Testing
         Case(name: "T 1x1", batch: 3, inChannels: 16, outChannels: 32, kernel: (1, 1)),
         Case(name: "T 2x2 stride 2 (U-Net up)", batch: 2, inChannels: 32, outChannels: 16, height: 7, width: 7, kernel: (2, 2), stride: (2, 2)),
         Case(name: "T to one channel 2x2 stride 2", batch: 3, inChannels: 8, outChannels: 1, height: 5, width: 5, kernel: (2, 2), stride: (2, 2)),
-        Case(name: "T Winograd 3x3 pad 1 16→24", batch: 3, inChannels: 16, outChannels: 24, height: 12, width: 16, padding: (1, 1)),
+        Case(name: "T Winograd 3x3 pad 1 32→40", batch: 6, inChannels: 32, outChannels: 40, height: 12, width: 16, padding: (1, 1)),
     ]
 
-    /// Which layers run as Winograd F(2×2, 3×3): 3×3, stride 1, padding 1, at least 4×4, at
-    /// least 16 channels each way.
+    /// Which layers run as Winograd F(2×2, 3×3) on two threads: 3×3, stride 1, padding 1, at
+    /// least 4×4, at least 32 channels each way, at least 128 tiles for each thread.
     @Test func winogradServesItsGeometries() {
         func layer(
-            _ image: Int, _ out: Int, _ size: Int, kernel: Int = 3, stride: Int = 1, padding: Int = 1,
-            dilation: Int = 1, groups: Int = 1
+            _ image: Int, _ out: Int, _ size: Int, batch: Int = 128, kernel: Int = 3, stride: Int = 1,
+            padding: Int = 1, dilation: Int = 1, groups: Int = 1
         ) -> ConvGeometry {
             let outSize = (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
             return ConvGeometry(
-                batch: 128, imageChannels: image, height: size, width: size, outChannels: out, outH: outSize,
+                batch: batch, imageChannels: image, height: size, width: size, outChannels: out, outH: outSize,
                 outW: outSize, groups: groups, kernelH: kernel, kernelW: kernel, strideH: stride, strideW: stride,
                 padH: padding, padW: padding, dilationH: dilation, dilationW: dilation)
         }
-        #expect(Winograd.serves(layer(64, 64, 28)))  // ResNet-18 (28)'s first stage
-        #expect(Winograd.serves(layer(128, 128, 14)))
-        #expect(Winograd.serves(layer(16, 16, 64)))  // U-Net's top level
-        #expect(Winograd.serves(layer(32, 16, 64)))
-        #expect(Winograd.serves(layer(256, 256, 7)))  // odd: the last tiles half in the padding
-        #expect(Winograd.serves(layer(512, 512, 4)))
-        #expect(!Winograd.serves(layer(512, 512, 2)))  // 16 multiplies per output where 9 would do
-        #expect(!Winograd.serves(layer(1, 16, 64)))  // too few channels
-        #expect(!Winograd.serves(layer(16, 8, 64)))
-        #expect(!Winograd.serves(layer(64, 128, 28, stride: 2)))
-        #expect(!Winograd.serves(layer(64, 64, 28, kernel: 1, padding: 0)))
-        #expect(!Winograd.serves(layer(64, 64, 28, kernel: 5, padding: 2)))
-        #expect(!Winograd.serves(layer(64, 64, 28, padding: 2, dilation: 2)))
-        #expect(!Winograd.serves(layer(64, 64, 28, groups: 2)))
-    }
-
-    /// Which weight gradients skip oneDNN: one image channel or one output channel, ungrouped.
-    @Test func thinWeightGradientsAreRecognized() {
-        func layer(_ image: Int, _ out: Int, groups: Int = 1) -> ConvGeometry {
-            ConvGeometry(
-                batch: 128, imageChannels: image, height: 28, width: 28, outChannels: out, outH: 28, outW: 28,
-                groups: groups, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, dilationH: 1,
-                dilationW: 1)
+        func served(_ g: ConvGeometry) -> Bool { Winograd.serves(g, threads: 2) }
+        #expect(served(layer(64, 64, 28)))  // ResNet-18 (28)'s stages
+        #expect(served(layer(128, 128, 14)))
+        #expect(served(layer(256, 256, 7)))  // odd: the last tiles half in the padding
+        #expect(served(layer(512, 512, 4)))
+        #expect(served(layer(32, 64, 32, batch: 16)))  // the U-Net's second level
+        #expect(!served(layer(16, 16, 64, batch: 16)))  // too few channels (the U-Net's top level)
+        #expect(!served(layer(32, 16, 64, batch: 16)))
+        #expect(!served(layer(256, 256, 4, batch: 16)))  // 32 tiles for each thread
+        #expect(served(layer(256, 256, 4, batch: 64)))  // 128
+        #expect(!served(layer(512, 512, 2)))  // 16 multiplies per output where 9 would do
+        #expect(!served(layer(64, 128, 28, stride: 2)))
+        #expect(!served(layer(64, 64, 28, kernel: 1, padding: 0)))
+        #expect(!served(layer(64, 64, 28, kernel: 5, padding: 2)))
+        #expect(!served(layer(64, 64, 28, padding: 2, dilation: 2)))
+        #expect(!served(layer(64, 64, 28, groups: 2)))
+        // The path cases named for Winograd take it on two threads (CI's machine).
+        for (c, transposed) in Self.convCases.map({ ($0, false) }) + Self.transposedCases.map({ ($0, true) })
+        where c.name.contains("Winograd") {
+            #expect(served(Self.geometry(c, transposed: transposed)), "\(c.name) does not take the Winograd path")
         }
-        #expect(hasThinWeightGradient(layer(1, 6)))  // LeNet-5's first layer
-        #expect(hasThinWeightGradient(layer(16, 1)))  // a one-channel segmentation head
-        #expect(!hasThinWeightGradient(layer(3, 64)))  // an RGB stem
-        #expect(!hasThinWeightGradient(layer(6, 16)))
-        #expect(!hasThinWeightGradient(layer(8, 8, groups: 8)))  // depthwise: one channel per group
-        // A one-channel head over 512 channels at 28×28: a 40 MB column matrix per thread.
-        #expect(!hasThinWeightGradient(layer(512, 1)))
     }
 
     /// The convolution geometry of a case (for a transposed convolution, the convolution whose

@@ -26,17 +26,25 @@ enum Winograd {
     /// planes each) stay in the thread's cache between the transforms and the products.
     static let blockTiles = 128
 
-    /// Whether the Winograd passes serve a geometry: 3×3, stride 1, padding 1, no dilation,
-    /// ungrouped, at least 4×4 and at least 16 input and output channels. An odd size computes a
-    /// last row or column of tiles half in the padding and keeps what lies inside. Alternating
-    /// both paths step by step in one run, ResNet-18 (28)'s steps took 0.78 and 0.75 of the
-    /// oneDNN steps' time with every such layer served, 0.84 and 0.83 with those below 12 wide
-    /// (its 7×7 and 4×4 stages) left to oneDNN; the U-Net's 0.96 either way.
-    static func serves(_ g: ConvGeometry) -> Bool {
-        g.groups == 1 && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1
-            && g.padW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.height >= 4 && g.width >= 4
-            && g.imageChannels >= 16 && g.outChannels >= 16
+    /// Whether the Winograd passes serve a geometry on `threads` threads: 3×3, stride 1, padding 1,
+    /// no dilation, ungrouped, at least 4×4, at least 32 input and output channels, and at least
+    /// `minimumTilesPerThread` tiles for each thread. An odd size computes a last row or column
+    /// of tiles half in the padding and keeps what lies inside.
+    ///
+    /// Alternating both paths step by step inside one training run (so that the neighbours' load
+    /// hits both alike): ResNet-18 (28)'s steps took 0.78 and 0.75 of the oneDNN steps' time with
+    /// its 7×7 and 4×4 stages served, 0.84 and 0.83 without them. Per layer on the U-Net, the
+    /// 16-channel ones ran 2–31% slower than on oneDNN in the forward and backward-data passes,
+    /// and the 4×4 ones (32 tiles for each thread) 19–30% slower in the backward-data pass.
+    static func serves(_ g: ConvGeometry, threads: Int = Threads.count) -> Bool {
+        let tiles = ((g.height &+ 1) / 2) &* ((g.width &+ 1) / 2) &* g.batch
+        return g.groups == 1 && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
+            && g.padH == 1 && g.padW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.height >= 4 && g.width >= 4
+            && g.imageChannels >= 32 && g.outChannels >= 32 && tiles >= minimumTilesPerThread &* Swift.max(1, threads)
     }
+
+    /// Below this many tiles for a thread the 16 products are too narrow for OpenBLAS.
+    static let minimumTilesPerThread = 128
 
     /// The transformed filters U, 16 planes of `outputs` × `inputs`, from OIHW weights
     /// [outChannels, imageChannels, 3, 3]. For the backward-data pass (`flipped`) the roles swap:
@@ -47,9 +55,12 @@ enum Winograd {
         let (outputs, inputs) = flipped ? (imageChannels, outChannels) : (outChannels, imageChannels)
         let plane = outputs &* inputs
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* plane)
-        parallelRanges(count: outChannels, grain: Swift.max(1, 4096 / Swift.max(1, imageChannels))) { start, end in
-            for k in start..<end {
-                for c in 0..<imageChannels {
+        // Row by row of the planes, so that the 16 planes are written in order (the flipped
+        // filters read the weights with a stride instead).
+        parallelRanges(count: outputs, grain: Swift.max(1, 4096 / Swift.max(1, inputs))) { start, end in
+            for row in start..<end {
+                for column in 0..<inputs {
+                    let (k, c) = flipped ? (column, row) : (row, column)
                     let w = weight + (k &* imageChannels &+ c) &* 9
                     func filterRow(_ i: Int) -> SIMD4<Float> {
                         flipped
@@ -59,7 +70,7 @@ enum Winograd {
                     // t = G g (4 × 3, lane 3 unused), then each row of t times Gᵀ.
                     let (g0, g1, g2) = (filterRow(0), filterRow(1), filterRow(2))
                     let t = (g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2)
-                    let index = flipped ? c &* inputs &+ k : k &* inputs &+ c
+                    let index = row &* inputs &+ column
                     @inline(__always)
                     func emit(_ i: Int, _ r: SIMD4<Float>) {
                         let (a, b, e) = (r[0], r[1], r[2])
