@@ -69,6 +69,23 @@ import Testing
         Case(name: "T Winograd 3x3 pad 1 32→40", batch: 6, inChannels: 32, outChannels: 40, height: 12, width: 16, padding: (1, 1)),
     ]
 
+    /// Which weight gradients skip oneDNN: one image channel or one output channel, ungrouped.
+    @Test func thinWeightGradientsAreRecognized() {
+        func layer(_ image: Int, _ out: Int, groups: Int = 1) -> ConvGeometry {
+            ConvGeometry(
+                batch: 128, imageChannels: image, height: 28, width: 28, outChannels: out, outH: 28, outW: 28,
+                groups: groups, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, dilationH: 1,
+                dilationW: 1)
+        }
+        #expect(hasThinWeightGradient(layer(1, 6)))  // LeNet-5's first layer
+        #expect(hasThinWeightGradient(layer(16, 1)))  // a one-channel segmentation head
+        #expect(!hasThinWeightGradient(layer(3, 64)))  // an RGB stem
+        #expect(!hasThinWeightGradient(layer(6, 16)))
+        #expect(!hasThinWeightGradient(layer(8, 8, groups: 8)))  // depthwise: one channel per group
+        // A one-channel head over 512 channels at 28×28: a 40 MB column matrix per thread.
+        #expect(!hasThinWeightGradient(layer(512, 1)))
+    }
+
     /// Which layers run as Winograd F(2×2, 3×3) on two threads: 3×3, stride 1, padding 1, at
     /// least 4×4, at least 32 channels each way, at least 128 tiles for each thread.
     @Test func winogradServesItsGeometries() {
