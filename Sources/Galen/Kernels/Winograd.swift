@@ -49,7 +49,7 @@ enum Winograd {
     /// The transformed filters U, 16 planes of `outputs` × `inputs`, from OIHW weights
     /// [outChannels, imageChannels, 3, 3]. For the backward-data pass (`flipped`) the roles swap:
     /// the planes are imageChannels × outChannels and hold the filters turned by 180°.
-    static func transformFilters(
+    private static func transformFilters(
         _ weight: UnsafePointer<Float>, outChannels: Int, imageChannels: Int, flipped: Bool
     ) -> UnsafeMutablePointer<Float> {
         let (outputs, inputs) = flipped ? (imageChannels, outChannels) : (outChannels, imageChannels)
@@ -89,124 +89,62 @@ enum Winograd {
         return u
     }
 
-    /// y[n, k] = Σ_c x[n, c] ⋆ w[k, c] (+ bias[k]) for NCHW x of `inputs` channels and y of
-    /// `outputs` channels, both height × width, from filters transformed by `transformFilters`.
-    /// Split by batch across Galen's threads, each with single-threaded products; every output
-    /// is computed the same way whatever the split, so the bits depend only on the thread count
-    /// through OpenBLAS's blocking.
+    /// A layer's forward pass, y = conv(x, w) + bias, or with `adjoint` its backward-data pass,
+    /// dx = convᵀ(dy, w) + bias: the same convolution of `source` with the filters turned by 180°
+    /// and the channels swapped. `source` and `target` are NCHW; `weight` is OIHW.
     static func convolve(
-        _ x: UnsafePointer<Float>, inputs: Int, batch: Int, height: Int, width: Int,
-        filters u: UnsafePointer<Float>, outputs: Int, bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>
+        _ g: ConvGeometry, adjoint: Bool, _ source: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, into target: UnsafeMutablePointer<Float>
     ) {
-        let parts = Swift.min(Threads.count, batch)
-        let (tilesH, tilesW) = ((height &+ 1) / 2, (width &+ 1) / 2)
-        let rowsPerBlock = Swift.max(1, blockTiles / tilesW)
-        // Each channel's row of tiles is followed by 8 spare lanes: the last group of eight
-        // tiles is transformed and stored whole, and its extra lanes land there.
-        let capacity = rowsPerBlock &* tilesW &+ 8
-        withSingleThreadedBLAS {
-            parallelChunks(parts, threads: parts) { part in
-                let (first, end) = (batch &* part / parts, batch &* (part &+ 1) / parts)
-                let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* inputs &* capacity)
-                let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* outputs &* capacity)
-                // Four padded input rows: a zero on the left, zeros to the right for the last
-                // group of eight tiles' loads (columns up to 2·(tilesW + 8)).
-                let paddedWidth = width &+ 24
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 4 &* paddedWidth)
-                padded.initialize(repeating: 0, count: 4 &* paddedWidth)
-                defer {
-                    v.deallocate()
-                    m.deallocate()
-                    padded.deallocate()
-                }
-                let totalRows = (end &- first) &* tilesH
-                var row = 0
-                while row < totalRows {
-                    let rows = Swift.min(rowsPerBlock, totalRows &- row)
-                    let tiles = rows &* tilesW
-                    let stride = tiles &+ 8
-                    for r in 0..<rows {
-                        let (sample, ty) = ((row &+ r) / tilesH, (row &+ r) % tilesH)
-                        let image = x + (first &+ sample) &* inputs &* height &* width
-                        transformInputRow(
-                            image, channels: inputs, height: height, width: width, ty: ty, padded: padded,
-                            paddedWidth: paddedWidth, into: v + r &* tilesW, planeStride: inputs &* stride, channelStride: stride)
-                    }
-                    for xi in 0..<16 {
-                        gemm(
-                            false, false, m: outputs, n: tiles, k: inputs, alpha: 1,
-                            u + xi &* outputs &* inputs, inputs, v + xi &* inputs &* stride, stride,
-                            beta: 0, m + xi &* outputs &* stride, stride, threads: 1, path: .openBLAS)
-                    }
-                    for r in 0..<rows {
-                        let (sample, ty) = ((row &+ r) / tilesH, (row &+ r) % tilesH)
-                        let image = y + (first &+ sample) &* outputs &* height &* width
-                        transformOutputRow(
-                            m + r &* tilesW, channels: outputs, height: height, width: width, ty: ty,
-                            planeStride: outputs &* stride, channelStride: stride, bias: bias, into: image)
-                    }
-                    row &+= rows
-                }
+        let (inputs, outputs) = adjoint ? (g.outChannels, g.imageChannels) : (g.imageChannels, g.outChannels)
+        let u = transformFilters(weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: adjoint)
+        defer { u.deallocate() }
+        forEachBlock(g, inputs: inputs, outputs: outputs, source) { block, v, m in
+            // M[ξ] = U[ξ] · V[ξ], then each tile's outputs.
+            for xi in 0..<16 {
+                gemm(
+                    false, false, m: outputs, n: block.tiles, k: inputs, alpha: 1,
+                    u + xi &* outputs &* inputs, inputs, v + xi &* inputs &* block.stride, block.stride,
+                    beta: 0, m + xi &* outputs &* block.stride, block.stride, threads: 1, path: .openBLAS)
+            }
+            for r in 0..<block.rows {
+                let (sample, ty) = block.position(r)
+                transformOutputRow(
+                    m + r &* block.tilesW, channels: outputs, height: g.height, width: g.width, ty: ty,
+                    planeStride: outputs &* block.stride, channelStride: block.stride, bias: bias,
+                    into: target + sample &* outputs &* g.imageArea)
             }
         }
     }
 
-    /// dW (overwritten; OIHW [outputs, inputs, 3, 3]) = Σ over the batch of the correlation of
-    /// x (`inputs` channels) with dy (`outputs` channels): the gradient of `convolve`'s filters.
-    /// Through the transforms: dU[ξ] = Σ over tiles of dM[ξ] · V[ξ]ᵀ, with V the input tiles as in
-    /// the forward pass and dM = A dy Aᵀ each output tile's gradient spread to 4×4, then
-    /// dW = Gᵀ dU G. Split by batch across Galen's threads, each summing its own dU; the parts are
+    /// dW (overwritten; OIHW) = Σ over the batch of the correlation of x with dy: the weight
+    /// gradient of `convolve`'s forward pass. Through the transforms: dU[ξ] = Σ over tiles of
+    /// dM[ξ] · V[ξ]ᵀ, with V the input tiles as in the forward pass and dM = A dy Aᵀ each output
+    /// tile's gradient spread to 4×4, then dW = Gᵀ dU G. Each thread sums its own dU; the parts are
     /// added in part order, so the bits depend only on the thread count.
     static func weightGradient(
-        _ x: UnsafePointer<Float>, inputs: Int, batch: Int, height: Int, width: Int, dy: UnsafePointer<Float>,
-        outputs: Int, _ dW: UnsafeMutablePointer<Float>
+        _ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>
     ) {
-        let parts = Swift.min(Threads.count, batch)
-        let (tilesH, tilesW) = ((height &+ 1) / 2, (width &+ 1) / 2)
-        let rowsPerBlock = Swift.max(1, blockTiles / tilesW)
-        let capacity = rowsPerBlock &* tilesW &+ 8
+        let (inputs, outputs) = (g.imageChannels, g.outChannels)
+        let parts = Swift.min(Threads.count, g.batch)
         let plane = outputs &* inputs
         let sums = UnsafeMutablePointer<Float>.allocate(capacity: parts &* 16 &* plane)
         defer { sums.deallocate() }
-        withSingleThreadedBLAS {
-            parallelChunks(parts, threads: parts) { part in
-                let (first, end) = (batch &* part / parts, batch &* (part &+ 1) / parts)
-                let sum = sums + part &* 16 &* plane
-                let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* inputs &* capacity)
-                let dm = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* outputs &* capacity)
-                let paddedWidth = width &+ 24
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 4 &* paddedWidth)
-                padded.initialize(repeating: 0, count: 4 &* paddedWidth)
-                defer {
-                    v.deallocate()
-                    dm.deallocate()
-                    padded.deallocate()
-                }
-                let totalRows = (end &- first) &* tilesH
-                var row = 0
-                while row < totalRows {
-                    let rows = Swift.min(rowsPerBlock, totalRows &- row)
-                    let tiles = rows &* tilesW
-                    let stride = tiles &+ 8
-                    for r in 0..<rows {
-                        let (sample, ty) = ((row &+ r) / tilesH, (row &+ r) % tilesH)
-                        transformInputRow(
-                            x + (first &+ sample) &* inputs &* height &* width, channels: inputs, height: height,
-                            width: width, ty: ty, padded: padded, paddedWidth: paddedWidth, into: v + r &* tilesW,
-                            planeStride: inputs &* stride, channelStride: stride)
-                        transformGradientRow(
-                            dy + (first &+ sample) &* outputs &* height &* width, channels: outputs, height: height,
-                            width: width, ty: ty, into: dm + r &* tilesW, planeStride: outputs &* stride,
-                            channelStride: stride)
-                    }
-                    for xi in 0..<16 {
-                        gemm(
-                            false, true, m: outputs, n: inputs, k: tiles, alpha: 1,
-                            dm + xi &* outputs &* stride, stride, v + xi &* inputs &* stride, stride,
-                            beta: row == 0 ? 0 : 1, sum + xi &* plane, inputs, threads: 1, path: .openBLAS)
-                    }
-                    row &+= rows
-                }
+        forEachBlock(g, inputs: inputs, outputs: outputs, x) { block, v, dm in
+            for r in 0..<block.rows {
+                let (sample, ty) = block.position(r)
+                transformGradientRow(
+                    dy + sample &* outputs &* g.imageArea, channels: outputs, height: g.height, width: g.width,
+                    ty: ty, into: dm + r &* block.tilesW, planeStride: outputs &* block.stride,
+                    channelStride: block.stride)
+            }
+            let sum = sums + block.part &* 16 &* plane
+            for xi in 0..<16 {
+                gemm(
+                    false, true, m: outputs, n: inputs, k: block.tiles, alpha: 1,
+                    dm + xi &* outputs &* block.stride, block.stride, v + xi &* inputs &* block.stride,
+                    block.stride, beta: block.isFirst ? 0 : 1, sum + xi &* plane, inputs, threads: 1,
+                    path: .openBLAS)
             }
         }
         addPartialSums(sums + 16 &* plane, stride: 16 &* plane, count: parts &- 1, into: sums, length: 16 &* plane)
@@ -235,6 +173,75 @@ enum Winograd {
                     emit(0, e0)
                     emit(1, e1)
                     emit(2, e2)
+                }
+            }
+        }
+    }
+
+    /// A block of consecutive tile rows of one batch part, about `blockTiles` tiles, whose
+    /// transformed tiles sit side by side: tile row r of the block, tile tx, channel c at
+    /// `c · stride + r · tilesW + tx` of each of the 16 planes.
+    private struct Block {
+        let part: Int
+        let firstSample: Int
+        let firstRow: Int
+        let rows: Int
+        let tilesH: Int
+        let tilesW: Int
+        /// Whether this is the part's first block.
+        var isFirst: Bool { firstRow == 0 }
+        var tiles: Int { rows &* tilesW }
+        /// Each channel's row of tiles is followed by 8 spare lanes: the last group of eight tiles
+        /// is transformed and stored whole, and its extra lanes land there.
+        var stride: Int { tiles &+ 8 }
+        /// The sample (in the whole batch) and tile row of the block's row r.
+        func position(_ r: Int) -> (sample: Int, ty: Int) {
+            let row = firstRow &+ r
+            return (firstSample &+ row / tilesH, row % tilesH)
+        }
+    }
+
+    /// Splits the batch across Galen's threads (single-threaded OpenBLAS inside) and, for each
+    /// block of tile rows of a part, transforms `source`'s input tiles (`inputs` channels) into V
+    /// and calls `body(block, V, W)`, with W room for the block's `outputs`-channel planes.
+    private static func forEachBlock(
+        _ g: ConvGeometry, inputs: Int, outputs: Int, _ source: UnsafePointer<Float>,
+        _ body: (Block, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let parts = Swift.min(Threads.count, g.batch)
+        let (tilesH, tilesW) = ((g.height &+ 1) / 2, (g.width &+ 1) / 2)
+        let rowsPerBlock = Swift.max(1, blockTiles / tilesW)
+        let capacity = rowsPerBlock &* tilesW &+ 8
+        withSingleThreadedBLAS {
+            parallelChunks(parts, threads: parts) { part in
+                let (first, end) = (g.batch &* part / parts, g.batch &* (part &+ 1) / parts)
+                let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* inputs &* capacity)
+                let w = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* outputs &* capacity)
+                // Four padded input rows: a zero on the left, zeros to the right for the last
+                // group of eight tiles' loads (columns up to 2·(tilesW + 8)).
+                let paddedWidth = g.width &+ 24
+                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 4 &* paddedWidth)
+                padded.initialize(repeating: 0, count: 4 &* paddedWidth)
+                defer {
+                    v.deallocate()
+                    w.deallocate()
+                    padded.deallocate()
+                }
+                let totalRows = (end &- first) &* tilesH
+                var row = 0
+                while row < totalRows {
+                    let block = Block(
+                        part: part, firstSample: first, firstRow: row, rows: Swift.min(rowsPerBlock, totalRows &- row),
+                        tilesH: tilesH, tilesW: tilesW)
+                    for r in 0..<block.rows {
+                        let (sample, ty) = block.position(r)
+                        transformInputRow(
+                            source + sample &* inputs &* g.imageArea, channels: inputs, height: g.height,
+                            width: g.width, ty: ty, padded: padded, paddedWidth: paddedWidth, into: v + r &* tilesW,
+                            planeStride: inputs &* block.stride, channelStride: block.stride)
+                    }
+                    body(block, v, w)
+                    row &+= block.rows
                 }
             }
         }

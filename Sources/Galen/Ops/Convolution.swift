@@ -426,13 +426,7 @@ private func forwardKernel(
     bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
 ) {
     if session != nil, Winograd.serves(g) {
-        let filters = Winograd.transformFilters(
-            weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: false)
-        defer { filters.deallocate() }
-        Winograd.convolve(
-            x, inputs: g.imageChannels, batch: g.batch, height: g.height, width: g.width, filters: filters,
-            outputs: g.outChannels, bias: bias, y)
-        return
+        return Winograd.convolve(g, adjoint: false, x, weight: weight, bias: bias, into: y)
     }
     if let session, OneDNNConvolution.forward(session, g, x: x, weight: weight, bias: bias, y: y) { return }
     convolutionForward(g, x: x, weight: weight, bias: bias, y: y)
@@ -445,13 +439,7 @@ private func adjointKernel(
     bias: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
 ) {
     if session != nil, Winograd.serves(g) {
-        let filters = Winograd.transformFilters(
-            weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: true)
-        defer { filters.deallocate() }
-        Winograd.convolve(
-            y, inputs: g.outChannels, batch: g.batch, height: g.height, width: g.width, filters: filters,
-            outputs: g.imageChannels, bias: bias, x)
-        return
+        return Winograd.convolve(g, adjoint: true, y, weight: weight, bias: bias, into: x)
     }
     if let session, OneDNNConvolution.backwardData(session, g, y: y, weight: weight, bias: bias, x: x) { return }
     convolutionAdjoint(g, y: y, weight: weight, bias: bias, x: x)
@@ -466,9 +454,7 @@ private func weightGradientKernel(
     dW: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?
 ) {
     if session != nil, Winograd.serves(g) {
-        Winograd.weightGradient(
-            x, inputs: g.imageChannels, batch: g.batch, height: g.height, width: g.width, dy: dy,
-            outputs: g.outChannels, dW)
+        Winograd.weightGradient(g, x: x, dy: dy, into: dW)
     } else if session != nil, hasThinWeightGradient(g) {
         thinWeightGradient(g, x: x, dy: dy, dW: dW)
     } else if let session, OneDNNConvolution.backwardWeights(session, g, x: x, dy: dy, dW: dW, dBias: dBias) {
