@@ -99,7 +99,7 @@ enum Winograd {
         let (inputs, outputs) = adjoint ? (g.outChannels, g.imageChannels) : (g.imageChannels, g.outChannels)
         let u = transformFilters(weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: adjoint)
         defer { u.deallocate() }
-        forEachBlock(g, inputs: inputs, outputs: outputs, source) { block, v, m in
+        forEachBlock(g, inputs: inputs, outputs: outputs, source) { block, v, m, strips in
             // M[ξ] = U[ξ] · V[ξ], then each tile's outputs.
             for xi in 0..<16 {
                 gemm(
@@ -107,13 +107,9 @@ enum Winograd {
                     u + xi &* outputs &* inputs, inputs, v + xi &* inputs &* block.stride, block.stride,
                     beta: 0, m + xi &* outputs &* block.stride, block.stride, threads: 1, path: .openBLAS)
             }
-            for r in 0..<block.rows {
-                let (sample, ty) = block.position(r)
-                transformOutputRow(
-                    m + r &* block.tilesW, channels: outputs, height: g.height, width: g.width, ty: ty,
-                    planeStride: outputs &* block.stride, channelStride: block.stride, bias: bias,
-                    into: target + sample &* outputs &* g.imageArea)
-            }
+            transformOutput(
+                m, channels: outputs, height: g.height, width: g.width, block: block, strips: strips, bias: bias,
+                into: target)
         }
     }
 
@@ -128,16 +124,15 @@ enum Winograd {
         let (inputs, outputs) = (g.imageChannels, g.outChannels)
         let parts = Swift.min(Threads.count, g.batch)
         let plane = outputs &* inputs
-        let sums = UnsafeMutablePointer<Float>.allocate(capacity: parts &* 16 &* plane)
-        defer { sums.deallocate() }
-        forEachBlock(g, inputs: inputs, outputs: outputs, x) { block, v, dm in
-            for r in 0..<block.rows {
-                let (sample, ty) = block.position(r)
-                transformGradientRow(
-                    dy + sample &* outputs &* g.imageArea, channels: outputs, height: g.height, width: g.width,
-                    ty: ty, into: dm + r &* block.tilesW, planeStride: outputs &* block.stride,
-                    channelStride: block.stride)
-            }
+        // From the buffer cache: the 512-channel layers' sums (33.5 MB on two threads) are above
+        // malloc's largest mmap threshold, and fresh pages cleared by the kernel on every call were
+        // 1% of ResNet-18 (28)'s step.
+        let sumsBytes = parts &* 16 &* plane &* MemoryLayout<Float>.stride
+        let sums = allocateAligned(sumsBytes).bindMemory(to: Float.self, capacity: parts &* 16 &* plane)
+        defer { deallocateAligned(UnsafeMutableRawPointer(sums), bytes: sumsBytes) }
+        forEachBlock(g, inputs: inputs, outputs: outputs, x) { block, v, dm, strips in
+            transformGradient(
+                dy, channels: outputs, height: g.height, width: g.width, block: block, strips: strips, into: dm)
             let sum = sums + block.part &* 16 &* plane
             for xi in 0..<16 {
                 gemm(
@@ -180,7 +175,9 @@ enum Winograd {
 
     /// A block of consecutive tile rows of one batch part, about `blockTiles` tiles, whose
     /// transformed tiles sit side by side: tile row r of the block, tile tx, channel c at
-    /// `c · stride + r · tilesW + tx` of each of the 16 planes.
+    /// `c · stride + r · tilesW + tx` of each of the 16 planes. The transforms treat the block's
+    /// tiles as one row (tile t = r · tilesW + tx), eight to a SIMD vector whatever the image's
+    /// width, so that 4×4 and 7×7 images (two and four tiles to a row) fill the lanes too.
     private struct Block {
         let part: Int
         let firstSample: Int
@@ -191,8 +188,8 @@ enum Winograd {
         /// Whether this is the part's first block.
         var isFirst: Bool { firstRow == 0 }
         var tiles: Int { rows &* tilesW }
-        /// Each channel's row of tiles is followed by 8 spare lanes: the last group of eight tiles
-        /// is transformed and stored whole, and its extra lanes land there.
+        /// Each channel's tiles are followed by 8 spare lanes: the last group of eight tiles is
+        /// transformed and stored whole, and its extra lanes land there.
         var stride: Int { tiles &+ 8 }
         /// The sample (in the whole batch) and tile row of the block's row r.
         func position(_ r: Int) -> (sample: Int, ty: Int) {
@@ -201,12 +198,75 @@ enum Winograd {
         }
     }
 
+    /// A part's scratch rows for the transforms: four strips, each the block's image rows laid end
+    /// to end, one tile row after another (2 · tilesW columns each, an odd width's last one zero).
+    /// Tile t's columns 2tx − 1 ... 2tx + 2 are then strip columns 2t − 1 ... 2t + 2, with the
+    /// strip's column c at `strip[c + 1]`; the columns that belong to the neighbouring tile row
+    /// (the padding of the image) are zeroed by the masks.
+    private struct Strips {
+        let base: UnsafeMutablePointer<Float>
+        let length: Int
+        /// All ones for tiles with a left neighbour in their row, else 0 (tile t at `left[t]`): bit
+        /// masks rather than factors, so that a neighbouring row's infinity does not leak in as NaN.
+        let left: UnsafeMutablePointer<UInt32>
+        /// All ones for tiles with a right neighbour in their row, else 0.
+        let right: UnsafeMutablePointer<UInt32>
+
+        init(capacityTiles: Int, tilesW: Int) {
+            // Loads reach 16 columns past a group's first tile and the spare lanes 8 tiles on.
+            length = 2 &* (capacityTiles &+ 8) &+ 32
+            base = .allocate(capacity: 4 &* length)
+            base.initialize(repeating: 0, count: 4 &* length)
+            left = .allocate(capacity: capacityTiles &+ 8)
+            right = .allocate(capacity: capacityTiles &+ 8)
+            for t in 0..<(capacityTiles &+ 8) {
+                left[t] = t % tilesW == 0 ? 0 : ~0
+                right[t] = t % tilesW == tilesW &- 1 ? 0 : ~0
+            }
+        }
+
+        func deallocate() {
+            base.deallocate()
+            left.deallocate()
+            right.deallocate()
+        }
+
+        /// Strip i; its column c (c ≥ −1) at index c + 1.
+        func strip(_ i: Int) -> UnsafeMutablePointer<Float> { base + i &* length }
+
+        /// Copies image row `row` (or zeros where it lies in the padding) of each tile row of the
+        /// block into strip i; `rowOfTileRow(ty)` picks which image row of tile row ty.
+        @inline(__always)
+        func gather(
+            _ i: Int, block: Block, channelBase: (Int) -> UnsafePointer<Float>, height: Int, width: Int,
+            rowOfTileRow: (Int) -> Int
+        ) {
+            let target = strip(i) + 1
+            let segment = 2 &* block.tilesW
+            for r in 0..<block.rows {
+                let (sample, ty) = block.position(r)
+                let ih = rowOfTileRow(ty)
+                let out = target + r &* segment
+                // Element loops rather than memmove and memset: rows are a few dozen floats, and
+                // the calls cost more than the copies (3% of ResNet-18 (28)'s cycles).
+                if ih >= 0 && ih < height {
+                    let source = channelBase(sample) + ih &* width
+                    for j in 0..<width { out[j] = source[j] }
+                } else {
+                    for j in 0..<width { out[j] = 0 }
+                }
+                if segment > width { out[width] = 0 }
+            }
+        }
+    }
+
     /// Splits the batch across Galen's threads (single-threaded OpenBLAS inside) and, for each
     /// block of tile rows of a part, transforms `source`'s input tiles (`inputs` channels) into V
-    /// and calls `body(block, V, W)`, with W room for the block's `outputs`-channel planes.
+    /// and calls `body(block, V, W, strips)`, with W room for the block's `outputs`-channel planes
+    /// and the strips free for the body's own transforms.
     private static func forEachBlock(
         _ g: ConvGeometry, inputs: Int, outputs: Int, _ source: UnsafePointer<Float>,
-        _ body: (Block, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+        _ body: (Block, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Strips) -> Void
     ) {
         let parts = Swift.min(Threads.count, g.batch)
         let (tilesH, tilesW) = ((g.height &+ 1) / 2, (g.width &+ 1) / 2)
@@ -217,15 +277,11 @@ enum Winograd {
                 let (first, end) = (g.batch &* part / parts, g.batch &* (part &+ 1) / parts)
                 let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* inputs &* capacity)
                 let w = UnsafeMutablePointer<Float>.allocate(capacity: 16 &* outputs &* capacity)
-                // Four padded input rows: a zero on the left, zeros to the right for the last
-                // group of eight tiles' loads (columns up to 2·(tilesW + 8)).
-                let paddedWidth = g.width &+ 24
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 4 &* paddedWidth)
-                padded.initialize(repeating: 0, count: 4 &* paddedWidth)
+                let strips = Strips(capacityTiles: capacity, tilesW: tilesW)
                 defer {
                     v.deallocate()
                     w.deallocate()
-                    padded.deallocate()
+                    strips.deallocate()
                 }
                 let totalRows = (end &- first) &* tilesH
                 var row = 0
@@ -233,54 +289,94 @@ enum Winograd {
                     let block = Block(
                         part: part, firstSample: first, firstRow: row, rows: Swift.min(rowsPerBlock, totalRows &- row),
                         tilesH: tilesH, tilesW: tilesW)
-                    for r in 0..<block.rows {
-                        let (sample, ty) = block.position(r)
-                        transformInputRow(
-                            source + sample &* inputs &* g.imageArea, channels: inputs, height: g.height,
-                            width: g.width, ty: ty, padded: padded, paddedWidth: paddedWidth, into: v + r &* tilesW,
-                            planeStride: inputs &* block.stride, channelStride: block.stride)
-                    }
-                    body(block, v, w)
+                    transformInput(
+                        source, channels: inputs, height: g.height, width: g.width, block: block, strips: strips,
+                        into: v)
+                    body(block, v, w, strips)
                     row &+= block.rows
                 }
             }
         }
     }
 
-    /// A dy Aᵀ for the output tiles of tile row `ty` of every channel of one sample's gradient:
-    /// tile tx of channel k goes to `dm[ξ · planeStride + k · channelStride + tx]`; eight tiles at
-    /// a time, one per SIMD lane.
-    @inline(__always)
-    private static func transformGradientRow(
-        _ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int, ty: Int,
-        into dm: UnsafeMutablePointer<Float>, planeStride: Int, channelStride: Int
+    /// Bᵀ d B for every tile of the block and every channel: tile t of channel c goes to
+    /// `v[ξ · channels · stride + c · stride + t]`. Per channel, the four input rows of each tile
+    /// row are gathered into the strips; then eight tiles at a time, one per SIMD lane, each
+    /// lane's four columns 2t − 1 ... 2t + 2 the even and odd halves of two loads.
+    private static func transformInput(
+        _ source: UnsafePointer<Float>, channels: Int, height: Int, width: Int, block: Block, strips: Strips,
+        into v: UnsafeMutablePointer<Float>
     ) {
-        let tilesW = (width &+ 1) / 2
-        for k in 0..<channels {
-            let top = image + (k &* height &+ 2 &* ty) &* width
-            // An odd height's last tile row has no second row: its gradient is zero there.
-            let bottom: UnsafePointer<Float>? = 2 &* ty &+ 1 < height ? top + width : nil
-            let out = dm + k &* channelStride
-            var tx = 0
-            while tx < tilesW {
-                // Columns 2(tx + l) and 2(tx + l) + 1 of a row: the even and odd halves of one load
-                // (the row's last, partial group copied out first, so nothing past it is read, and
-                // an odd width's missing last column reads zero).
-                let valid = Swift.min(16, width &- 2 &* tx)
+        let (planeStride, channelStride) = (channels &* block.stride, block.stride)
+        let area = height &* width
+        for c in 0..<channels {
+            for i in 0..<4 {
+                strips.gather(
+                    i, block: block, channelBase: { source + ($0 &* channels &+ c) &* area }, height: height,
+                    width: width, rowOfTileRow: { 2 &* $0 &- 1 &+ i })
+            }
+            let out = v + c &* channelStride
+            var t = 0
+            while t < block.tiles {
+                let leftMask = UnsafeRawPointer(strips.left + t).loadUnaligned(as: SIMD8<UInt32>.self)
+                let rightMask = UnsafeRawPointer(strips.right + t).loadUnaligned(as: SIMD8<UInt32>.self)
+                // Lane l is tile t + l; a...d are its columns; a tile at the start of its row has
+                // the image's left padding for a, one at the end its right padding for d.
                 @inline(__always)
-                func load(_ row: UnsafePointer<Float>?) -> SIMD16<Float> {
-                    guard let row else { return SIMD16(repeating: 0) }
-                    if valid == 16 { return UnsafeRawPointer(row + 2 &* tx).loadUnaligned(as: SIMD16<Float>.self) }
-                    var values = SIMD16<Float>(repeating: 0)
-                    for e in 0..<valid { values[e] = row[2 &* tx &+ e] }
-                    return values
+                func columns(_ i: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                    let row = UnsafeRawPointer(strips.strip(i) + 2 &* t)
+                    let low = row.loadUnaligned(as: SIMD16<Float>.self)
+                    let high = (row + 2 &* MemoryLayout<Float>.stride).loadUnaligned(as: SIMD16<Float>.self)
+                    let a = unsafeBitCast(unsafeBitCast(low.evenHalf, to: SIMD8<UInt32>.self) & leftMask, to: SIMD8<Float>.self)
+                    let b: SIMD8<Float> = low.oddHalf
+                    let c: SIMD8<Float> = high.evenHalf
+                    let d = unsafeBitCast(unsafeBitCast(high.oddHalf, to: SIMD8<UInt32>.self) & rightMask, to: SIMD8<Float>.self)
+                    // · B: combine the columns.
+                    return (a - c, b + c, c - b, b - d)
                 }
-                let (upper, lower) = (load(top), load(bottom))
+                let (t0, t1, t2, t3) = (columns(0), columns(1), columns(2), columns(3))
+                // Bᵀ ·: combine the rows; row i, column j goes to plane 4i + j.
+                @inline(__always)
+                func store(_ xi: Int, _ value: SIMD8<Float>) {
+                    UnsafeMutableRawPointer(out + (xi &* planeStride &+ t)).storeBytes(of: value, as: SIMD8<Float>.self)
+                }
+                store(0, t0.0 - t2.0); store(1, t0.1 - t2.1); store(2, t0.2 - t2.2); store(3, t0.3 - t2.3)
+                store(4, t1.0 + t2.0); store(5, t1.1 + t2.1); store(6, t1.2 + t2.2); store(7, t1.3 + t2.3)
+                store(8, t2.0 - t1.0); store(9, t2.1 - t1.1); store(10, t2.2 - t1.2); store(11, t2.3 - t1.3)
+                store(12, t1.0 - t3.0); store(13, t1.1 - t3.1); store(14, t1.2 - t3.2); store(15, t1.3 - t3.3)
+                t &+= 8
+            }
+        }
+    }
+
+    /// A dy Aᵀ for every output tile of the block and every channel of the gradient `dy`: tile t
+    /// of channel k goes to `dm[ξ · channels · stride + k · stride + t]`. Per channel, the two
+    /// rows of each tile row are gathered into strips 0 and 1 (an odd height's missing last row
+    /// and an odd width's missing last column as zeros); then eight tiles at a time.
+    private static func transformGradient(
+        _ dy: UnsafePointer<Float>, channels: Int, height: Int, width: Int, block: Block, strips: Strips,
+        into dm: UnsafeMutablePointer<Float>
+    ) {
+        let (planeStride, channelStride) = (channels &* block.stride, block.stride)
+        let area = height &* width
+        for k in 0..<channels {
+            for i in 0..<2 {
+                strips.gather(
+                    i, block: block, channelBase: { dy + ($0 &* channels &+ k) &* area }, height: height,
+                    width: width, rowOfTileRow: { 2 &* $0 &+ i })
+            }
+            let (top, bottom) = (strips.strip(0) + 1, strips.strip(1) + 1)
+            let out = dm + k &* channelStride
+            var t = 0
+            while t < block.tiles {
+                // Columns 2t and 2t + 1 of a strip: the even and odd halves of one load.
+                let upper = UnsafeRawPointer(top + 2 &* t).loadUnaligned(as: SIMD16<Float>.self)
+                let lower = UnsafeRawPointer(bottom + 2 &* t).loadUnaligned(as: SIMD16<Float>.self)
                 let (a0, a1, b0, b1) = (upper.evenHalf, upper.oddHalf, lower.evenHalf, lower.oddHalf)
                 // A ·: rows a, a + b, a − b, −b; then · Aᵀ: columns p, p + q, p − q, −q.
                 @inline(__always)
                 func store(_ i: Int, _ p: SIMD8<Float>, _ q: SIMD8<Float>) {
-                    let base = out + (4 &* i &* planeStride &+ tx)
+                    let base = out + (4 &* i &* planeStride &+ t)
                     UnsafeMutableRawPointer(base).storeBytes(of: p, as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(base + planeStride).storeBytes(of: p + q, as: SIMD8<Float>.self)
                     UnsafeMutableRawPointer(base + 2 &* planeStride).storeBytes(of: p - q, as: SIMD8<Float>.self)
@@ -290,89 +386,29 @@ enum Winograd {
                 store(1, a0 + b0, a1 + b1)
                 store(2, a0 - b0, a1 - b1)
                 store(3, -b0, -b1)
-                tx &+= 8
+                t &+= 8
             }
         }
     }
 
-    /// Bᵀ d B for the tiles of tile row `ty` of every channel: tile tx of channel c goes to
-    /// `v[ξ · planeStride + c · channelStride + tx]`. Eight tiles at a time, one per SIMD lane:
-    /// input rows are copied with their padding into `padded` (4 rows of `paddedWidth`), so that
-    /// each lane's four columns 2tx − 1 ... 2tx + 2 are the even and odd halves of two loads.
-    @inline(__always)
-    private static func transformInputRow(
-        _ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int, ty: Int,
-        padded: UnsafeMutablePointer<Float>, paddedWidth: Int,
-        into v: UnsafeMutablePointer<Float>, planeStride: Int, channelStride: Int
+    /// Aᵀ m A (+ bias) for every tile of the block and every output channel, into `image` (NCHW,
+    /// the whole batch): per channel, eight tiles at a time into strips 0 and 1 (each tile row's
+    /// two output rows end to end), then each row copied to its place.
+    private static func transformOutput(
+        _ m: UnsafePointer<Float>, channels: Int, height: Int, width: Int, block: Block, strips: Strips,
+        bias: UnsafePointer<Float>?, into image: UnsafeMutablePointer<Float>
     ) {
-        let tilesW = (width &+ 1) / 2
-        for c in 0..<channels {
-            let plane = image + c &* height &* width
-            // Input rows 2ty − 1 ... 2ty + 2; those in the padding stay zero. Column 0 of a
-            // padded row is the left padding; the zeros after column `width` the right.
-            for i in 0..<4 {
-                let ih = 2 &* ty &- 1 &+ i
-                let target = padded + (i &* paddedWidth &+ 1)
-                // Element loops rather than memmove and memset: rows are a few dozen floats, and
-                // the calls cost more than the copies (3% of ResNet-18 (28)'s cycles).
-                if ih >= 0 && ih < height {
-                    let source = plane + ih &* width
-                    for j in 0..<width { target[j] = source[j] }
-                } else {
-                    for j in 0..<width { target[j] = 0 }
-                }
-            }
-            let out = v + c &* channelStride
-            var tx = 0
-            while tx < tilesW {
-                // Lane l is tile tx + l; a...d are its columns 2(tx + l) − 1 ... 2(tx + l) + 2.
-                @inline(__always)
-                func columns(_ i: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    let row = UnsafeRawPointer(padded + (i &* paddedWidth &+ 2 &* tx))
-                    let low = row.loadUnaligned(as: SIMD16<Float>.self)
-                    let high = (row + 2 &* MemoryLayout<Float>.stride).loadUnaligned(as: SIMD16<Float>.self)
-                    let a: SIMD8<Float> = low.evenHalf
-                    let b: SIMD8<Float> = low.oddHalf
-                    let c: SIMD8<Float> = high.evenHalf
-                    let d: SIMD8<Float> = high.oddHalf
-                    // · B: combine the columns.
-                    return (a - c, b + c, c - b, b - d)
-                }
-                let (t0, t1, t2, t3) = (columns(0), columns(1), columns(2), columns(3))
-                // Bᵀ ·: combine the rows; row i, column j goes to plane 4i + j.
-                @inline(__always)
-                func store(_ xi: Int, _ value: SIMD8<Float>) {
-                    UnsafeMutableRawPointer(out + (xi &* planeStride &+ tx)).storeBytes(of: value, as: SIMD8<Float>.self)
-                }
-                store(0, t0.0 - t2.0); store(1, t0.1 - t2.1); store(2, t0.2 - t2.2); store(3, t0.3 - t2.3)
-                store(4, t1.0 + t2.0); store(5, t1.1 + t2.1); store(6, t1.2 + t2.2); store(7, t1.3 + t2.3)
-                store(8, t2.0 - t1.0); store(9, t2.1 - t1.1); store(10, t2.2 - t1.2); store(11, t2.3 - t1.3)
-                store(12, t1.0 - t3.0); store(13, t1.1 - t3.1); store(14, t1.2 - t3.2); store(15, t1.3 - t3.3)
-                tx &+= 8
-            }
-        }
-    }
-
-    /// Aᵀ m A (+ bias) for the tiles of tile row `ty` of every output channel, into rows 2ty and
-    /// 2ty + 1 of `image`; eight tiles at a time, one per SIMD lane.
-    @inline(__always)
-    private static func transformOutputRow(
-        _ m: UnsafePointer<Float>, channels: Int, height: Int, width: Int, ty: Int, planeStride: Int,
-        channelStride: Int, bias: UnsafePointer<Float>?, into image: UnsafeMutablePointer<Float>
-    ) {
-        let tilesW = (width &+ 1) / 2
+        let (planeStride, channelStride) = (channels &* block.stride, block.stride)
+        let (upperStrip, lowerStrip) = (strips.strip(0), strips.strip(1))
+        let segment = 2 &* block.tilesW
         for k in 0..<channels {
             let source = m + k &* channelStride
-            let top = image + (k &* height &+ 2 &* ty) &* width
-            // An odd height's last tile row has no second output row.
-            let bottom = 2 &* ty &+ 1 < height ? top + width : nil
             let b = SIMD8<Float>(repeating: bias?[k] ?? 0)
-            var tx = 0
-            while tx < tilesW {
-                let valid = Swift.min(16, width &- 2 &* tx)
+            var t = 0
+            while t < block.tiles {
                 @inline(__always)
                 func plane(_ xi: Int) -> SIMD8<Float> {
-                    UnsafeRawPointer(source + (xi &* planeStride &+ tx)).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeRawPointer(source + (xi &* planeStride &+ t)).loadUnaligned(as: SIMD8<Float>.self)
                 }
                 // Aᵀ ·: rows 0 + 1 + 2 and 1 − 2 − 3, per column j.
                 @inline(__always)
@@ -390,15 +426,21 @@ enum Winograd {
                 var lower = SIMD16<Float>()
                 lower.evenHalf = s1.0 + s1.1 + s1.2 + b
                 lower.oddHalf = s1.1 - s1.2 - s1.3 + b
-                if valid == 16 {
-                    UnsafeMutableRawPointer(top + 2 &* tx).storeBytes(of: upper, as: SIMD16<Float>.self)
-                    if let bottom { UnsafeMutableRawPointer(bottom + 2 &* tx).storeBytes(of: lower, as: SIMD16<Float>.self) }
-                } else {
-                    // The row ends inside this group: only its first `valid` outputs are stored.
-                    for e in 0..<valid { top[2 &* tx &+ e] = upper[e] }
-                    if let bottom { for e in 0..<valid { bottom[2 &* tx &+ e] = lower[e] } }
+                UnsafeMutableRawPointer(upperStrip + 2 &* t).storeBytes(of: upper, as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(lowerStrip + 2 &* t).storeBytes(of: lower, as: SIMD16<Float>.self)
+                t &+= 8
+            }
+            // Each tile row's outputs to rows 2ty and 2ty + 1 (an odd height's last tile row has
+            // no second row, an odd width's last tile no second column).
+            for r in 0..<block.rows {
+                let (sample, ty) = block.position(r)
+                let top = image + ((sample &* channels &+ k) &* height &+ 2 &* ty) &* width
+                let (upperRow, lowerRow) = (upperStrip + r &* segment, lowerStrip + r &* segment)
+                for j in 0..<width { top[j] = upperRow[j] }
+                if 2 &* ty &+ 1 < height {
+                    let bottom = top + width
+                    for j in 0..<width { bottom[j] = lowerRow[j] }
                 }
-                tx &+= 8
             }
         }
     }
