@@ -234,8 +234,9 @@ enum Winograd {
         /// Strip i; its column c (c ≥ −1) at index c + 1.
         func strip(_ i: Int) -> UnsafeMutablePointer<Float> { base + i &* length }
 
-        /// Copies image row `row` (or zeros where it lies in the padding) of each tile row of the
-        /// block into strip i; `rowOfTileRow(ty)` picks which image row of tile row ty.
+        /// Copies one image row of each tile row of the block into strip i, end to end (zeros for
+        /// a row in the padding): image row `rowOfTileRow(ty)` of tile row ty, of the channel
+        /// plane `channelBase(sample)`.
         @inline(__always)
         func gather(
             _ i: Int, block: Block, channelBase: (Int) -> UnsafePointer<Float>, height: Int, width: Int,
