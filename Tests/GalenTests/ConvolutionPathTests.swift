@@ -252,6 +252,56 @@ import Testing
         }
     }
 
+    /// Winograd's transforms run a block's tiles as one row across tile rows, so a tile at the
+    /// start or end of its row sits next to the neighbouring tile row's data and masks it off as
+    /// padding. An infinity there must stay out: outside the tiles whose inputs hold it (one more
+    /// output row than a direct convolution reaches, the price of 4×4 input tiles), every output
+    /// is finite and matches the reference path.
+    @Test func winogradKeepsNonFiniteInputsInTheirTiles() throws {
+        let (batch, channels, height, width) = (8, 32, 14, 12)
+        let c = Case(
+            name: "Winograd non-finite", batch: batch, inChannels: channels, outChannels: channels, height: height,
+            width: width, padding: (1, 1))
+        try #require(Winograd.serves(Self.geometry(c, transposed: false)))
+        // Sample 3, channel 5: +∞ in the last column of row 5 (next to tile row 3's first tile in
+        // the strips), −∞ in the first column of row 9 (next to tile row 3's last tile).
+        let (sample, channel) = (3, 5)
+        let poisoned: [(row: Int, column: Int, value: Float)] = [(5, width - 1, .infinity), (9, 0, -.infinity)]
+        // Output rows and columns of the 2×2 tiles whose 4×4 inputs hold each value.
+        let reach: [(rows: ClosedRange<Int>, columns: ClosedRange<Int>)] = [(4...7, 10...11), (8...11, 0...1)]
+        func forward(_ path: ConvolutionPath) -> [Float] {
+            ConvolutionPath.$override.withValue(path) {
+                let g = Generator(seed: 99)
+                let x = Tensor.randn([batch, channels, height, width], generator: g)
+                for p in poisoned { x.pointer[((sample * channels + channel) * height + p.row) * width + p.column] = p.value }
+                let w = Tensor.randn([channels, channels, 3, 3], std: 0.2, generator: g)
+                let b = Tensor.randn([channels], generator: g)
+                return conv2d(x, weight: w, bias: b, padding: (1, 1)).scalars
+            }
+        }
+        let (fast, reference) = (forward(.oneDNN), forward(.reference))
+        var leaks: [String] = []
+        for n in 0..<batch {
+            for k in 0..<channels {
+                for row in 0..<height {
+                    for column in 0..<width {
+                        if n == sample && reach.contains(where: { $0.rows.contains(row) && $0.columns.contains(column) }) {
+                            continue
+                        }
+                        let i = ((n * channels + k) * height + row) * width + column
+                        if !fast[i].isFinite || abs(fast[i] - reference[i]) > 1e-4 * (1 + abs(reference[i])) {
+                            leaks.append("sample \(n) channel \(k) (\(row), \(column)): \(fast[i]) vs \(reference[i])")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(leaks.count == 0, "outputs differ, first \(leaks.first ?? "")")
+        // The tiles that do hold the infinities are not finite (the values reached them).
+        #expect(!fast[((sample * channels) * height + 5) * width + 11].isFinite)
+        #expect(!fast[((sample * channels) * height + 9) * width + 0].isFinite)
+    }
+
     /// Layers split by batch across Galen's threads unless their weights are large and outweigh
     /// their activations: ResNet-18 (28)'s 64-channel 28×28 and 256-channel 7×7 layers split, its
     /// 512-channel 4×4 layers and the 256 → 512 one run as one primitive on OpenMP's threads.

@@ -234,29 +234,31 @@ enum Winograd {
         /// Strip i; its column c (c ≥ −1) at index c + 1.
         func strip(_ i: Int) -> UnsafeMutablePointer<Float> { base + i &* length }
 
-        /// Copies one image row of each tile row of the block into strip i, end to end (zeros for
-        /// a row in the padding): image row `rowOfTileRow(ty)` of tile row ty, of the channel
-        /// plane `channelBase(sample)`.
+        /// Fills strips 0 ..< `count` for channel `channel` of `image` (NCHW, the whole batch):
+        /// strip i holds image row 2ty + `firstRow` + i of each tile row ty of the block, end to
+        /// end (zeros for a row in the padding).
         @inline(__always)
         func gather(
-            _ i: Int, block: Block, channelBase: (Int) -> UnsafePointer<Float>, height: Int, width: Int,
-            rowOfTileRow: (Int) -> Int
+            _ count: Int, firstRow: Int, of image: UnsafePointer<Float>, channel: Int, channels: Int, height: Int,
+            width: Int, block: Block
         ) {
-            let target = strip(i) + 1
             let segment = 2 &* block.tilesW
-            for r in 0..<block.rows {
-                let (sample, ty) = block.position(r)
-                let ih = rowOfTileRow(ty)
-                let out = target + r &* segment
-                // Element loops rather than memmove and memset: rows are a few dozen floats, and
-                // the calls cost more than the copies (3% of ResNet-18 (28)'s cycles).
-                if ih >= 0 && ih < height {
-                    let source = channelBase(sample) + ih &* width
-                    for j in 0..<width { out[j] = source[j] }
-                } else {
-                    for j in 0..<width { out[j] = 0 }
+            for i in 0..<count {
+                let target = strip(i) + 1
+                for r in 0..<block.rows {
+                    let (sample, ty) = block.position(r)
+                    let ih = 2 &* ty &+ firstRow &+ i
+                    let out = target + r &* segment
+                    // Element loops rather than memmove and memset: rows are a few dozen floats,
+                    // and the calls cost more than the copies (3% of ResNet-18 (28)'s cycles).
+                    if ih >= 0 && ih < height {
+                        let source = image + ((sample &* channels &+ channel) &* height &+ ih) &* width
+                        for j in 0..<width { out[j] = source[j] }
+                    } else {
+                        for j in 0..<width { out[j] = 0 }
+                    }
+                    if segment > width { out[width] = 0 }
                 }
-                if segment > width { out[width] = 0 }
             }
         }
     }
@@ -309,13 +311,9 @@ enum Winograd {
         into v: UnsafeMutablePointer<Float>
     ) {
         let (planeStride, channelStride) = (channels &* block.stride, block.stride)
-        let area = height &* width
         for c in 0..<channels {
-            for i in 0..<4 {
-                strips.gather(
-                    i, block: block, channelBase: { source + ($0 &* channels &+ c) &* area }, height: height,
-                    width: width, rowOfTileRow: { 2 &* $0 &- 1 &+ i })
-            }
+            strips.gather(
+                4, firstRow: -1, of: source, channel: c, channels: channels, height: height, width: width, block: block)
             let out = v + c &* channelStride
             var t = 0
             while t < block.tiles {
@@ -359,13 +357,9 @@ enum Winograd {
         into dm: UnsafeMutablePointer<Float>
     ) {
         let (planeStride, channelStride) = (channels &* block.stride, block.stride)
-        let area = height &* width
         for k in 0..<channels {
-            for i in 0..<2 {
-                strips.gather(
-                    i, block: block, channelBase: { dy + ($0 &* channels &+ k) &* area }, height: height,
-                    width: width, rowOfTileRow: { 2 &* $0 &+ i })
-            }
+            strips.gather(
+                2, firstRow: 0, of: dy, channel: k, channels: channels, height: height, width: width, block: block)
             let (top, bottom) = (strips.strip(0) + 1, strips.strip(1) + 1)
             let out = dm + k &* channelStride
             var t = 0
