@@ -139,3 +139,35 @@ import Testing
         #expect(referenceBackward.gateGradients.contains { $0 != 0 })
     }
 }
+
+/// The gate-gradient transposes (the recurrent backward's (rows × gates) → (gates × rows) copy)
+/// put every element where the definition says and touch nothing else in the target: sizes with
+/// and without whole 8×8 tiles, into a target wider than the block (as the per-step copies are).
+@Suite struct GateGradientTranspose {
+    static let sizes: [(rows: Int, columns: Int)] = [(13, 21), (32, 512), (8, 8), (1, 7), (9, 16), (16, 3), (7, 1)]
+
+    static func check(_ transpose: (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+        for (rows, columns) in sizes {
+            let source = (0..<rows * columns).map { Float($0) + 0.5 }
+            let (leadingDimension, offset) = (rows + 5, 3)
+            let sentinel: Float = -1
+            var target = [Float](repeating: sentinel, count: columns * leadingDimension + offset)
+            target.withUnsafeMutableBufferPointer { transpose(source, rows, columns, $0.baseAddress! + offset, leadingDimension) }
+            var expected = [Float](repeating: sentinel, count: target.count)
+            for r in 0..<rows {
+                for c in 0..<columns { expected[offset + c * leadingDimension + r] = source[r * columns + c] }
+            }
+            let wrong = zip(target, expected).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+            #expect(wrong.isEmpty, "\(rows)×\(columns): \(wrong.count) misplaced, first at \(wrong.first ?? -1)")
+        }
+    }
+
+    @Test func portable() {
+        Self.check { transposeBlockPortable($0, rows: $1, columns: $2, into: $3, leadingDimension: $4) }
+    }
+
+    @Test(.enabled(if: galen_cpu_has_avx2() != 0, "this CPU has no AVX2 + FMA"))
+    func avx2() {
+        Self.check { galen_transpose_avx2($0, $1, $2, $3, $4) }
+    }
+}

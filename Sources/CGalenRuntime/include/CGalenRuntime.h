@@ -62,6 +62,10 @@ void galen_lstm_step_backward_avx2(
     const float *gates, const float *cell_tanh, const float *cell_before, const float *hidden_gradient,
     float *cell_gradient, float *gate_gradients, long width);
 
+/// Copies a row-major (rows × columns) matrix, transposed, into target: element (r, c) goes to
+/// target[c · target_stride + r]. 8×8 tiles in registers, scalar edges. AVX2 only.
+void galen_transpose_avx2(const float *source, long rows, long columns, float *target, long target_stride);
+
 /// 2×2, stride-2 max pooling of one (H, W) plane whose windows lie inside it: out_height × out_width
 /// maxima and their flat indices ih·W + iw (first maximum wins, NaN propagates). AVX2 only.
 void galen_max_pool_2x2_avx2(
