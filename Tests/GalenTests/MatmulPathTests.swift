@@ -32,6 +32,9 @@ import Testing
         Case(m: 6, n: 130, k: 21, transposeB: true, padding: 1, alpha: 0.5, beta: 1, threads: 2),
         Case(m: 6, n: 130, k: 21, transposeA: true, threads: 2),
         Case(m: 1, n: 1, k: 300),
+        // From 2^19 multiply-adds one block runs the matmul primitive (below, dnnl_sgemm).
+        Case(m: 130, n: 70, k: 60, transposeA: true, padding: 3, alpha: 0.5, beta: 1),
+        Case(m: 130, n: 70, k: 60, transposeB: true),
         // The bias of a linear layer, in one block and split by rows and by columns.
         Case(m: 33, n: 47, k: 29, transposeB: true, padding: 2, bias: true),
         Case(m: 67, n: 41, k: 23, transposeB: true, threads: 2, bias: true),
