@@ -100,6 +100,10 @@ public enum BLAS {
     /// The kernel set OpenBLAS chose for this CPU ("Haswell", "SkylakeX", "Zen", "Prescott", …).
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
+    /// Whether OpenBLAS's kernel set has its "direct" small-matrix sgemm (0.3.21: SkylakeX and the
+    /// sets derived from it), which beats packing both operands on small products.
+    static let hasSmallMatrixKernels = ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(coreName)
+
     /// OpenBLAS reads OPENBLAS_CORETYPE when it loads, before any Swift code runs, so Galen cannot
     /// fix a poor kernel choice itself; it says so once, with the remedy.
     static func warnAboutFallbackKernels() {

@@ -311,14 +311,17 @@ enum OneDNNMatmulCache {
 
 enum OneDNNMatmul {
     /// Products below this many multiply-adds stay with OpenBLAS where it has small-matrix kernels:
-    /// OpenBLAS 0.3.21 has them for AVX-512 (SkylakeX) only, and there, at the MLP's and
-    /// attention's sizes, they are as fast or faster on one core (Xeon: 64×64·64×32 1.9 vs 2.9 µs,
-    /// 128×32·32×128 7.9 vs 10.5 µs; 128×30·30×64 6.9 vs 5.2 µs the other way; a oneDNN call
-    /// adds about 1 µs of plan lookup). Its Haswell kernels, which AVX2 CPUs get, pack both
-    /// operands of every product, and oneDNN's sgemm takes a transformer's per-head products in
-    /// two thirds of their time (AMD EPYC, one core: 4.7–5.8 µs against 6.9–8.6 for 64×32·32×64,
-    /// 64×64·64×32 and the transposed gradients).
-    static let minimumWork = galen_cpu_has_avx512() != 0 ? 1 << 19 : 1 << 15
+    /// OpenBLAS 0.3.21 has them in its SkylakeX kernel set only (and the Cooperlake and
+    /// SapphireRapids sets built on it), and there, at the MLP's and attention's sizes, they are as
+    /// fast or faster on one core (Xeon: 64×64·64×32 1.9 vs 2.9 µs, 128×32·32×128 7.9 vs 10.5 µs;
+    /// 128×30·30×64 6.9 vs 5.2 µs the other way; a oneDNN call adds about 1 µs of plan lookup).
+    /// Its other kernel sets pack both operands of every product, and oneDNN's sgemm takes a
+    /// transformer's per-head products in two thirds of their time (AMD EPYC, one core: 4.7–5.8 µs
+    /// against 6.9–8.6 for 64×32·32×64, 64×64·64×32 and the transposed gradients). The kernel set,
+    /// not the CPU, decides: an AVX-512 CPU whose environment sets OPENBLAS_CORETYPE=Haswell gets
+    /// no small-matrix kernels (Zen 5 so configured: the dropout-free transformer 1,141–1,337
+    /// samples/s with 2^19 here, 1,461–1,487 with 2^15).
+    static let minimumWork = BLAS.hasSmallMatrixKernels ? 1 << 19 : 1 << 15
 
     /// oneDNN takes a product only when its m, n or k is at most this: OpenBLAS's SkylakeX kernels
     /// lose to oneDNN on narrow products (n = 64 or 128: 131 vs 216–232 GFLOP/s; a weight gradient
