@@ -206,6 +206,11 @@ import Testing
             let again = OneDNNConvolution.$splitOverride.withValue(split) { run(c, transposed: transposed, path: .oneDNN) }
             #expect(again.map { $0.map(\.bitPattern) } == fast.map { $0.map(\.bitPattern) }, "\(label), batch split \(split): not deterministic")
         }
+        // Winograd's products follow the matrix-product path (oneDNN by default); OpenBLAS's too.
+        if c.name.contains("Winograd") {
+            let onOpenBLAS = MatmulPath.$override.withValue(.openBLAS) { run(c, transposed: transposed, path: .oneDNN) }
+            expectClose(onOpenBLAS, reference, "\(label), Winograd's products on OpenBLAS")
+        }
     }
 
     @Test(arguments: convCases) func conv2dPathsAgree(_ c: Case) {

@@ -3,7 +3,8 @@ import Foundation
 // Winograd F(2×2, 3×3) for the 3×3, stride-1, padding-1 convolutions that dominate ResNets and
 // U-Nets: each 2×2 block of outputs comes from a 4×4 block of inputs with 16 multiplies per
 // input/output channel pair instead of 36. The transforms are Galen's own loops; the multiplies are
-// 16 matrix products per block of tiles, on OpenBLAS:
+// 16 matrix products per block of tiles, through `gemm` on the process's `MatmulPath` (oneDNN's
+// matmul by default: these products have a side of about 128 tiles, where it beats OpenBLAS):
 //
 //   U[ξ] = (G g Gᵀ)[ξ]      the filters, K × C for each of the 16 positions ξ of a 4×4 tile
 //   V[ξ] = (Bᵀ d B)[ξ]      the input tiles, C × P (P tiles side by side)
@@ -18,8 +19,13 @@ import Foundation
 // in the last place of the larger terms (the transforms add and subtract neighbouring inputs
 // before the products).
 //
-// All three passes skip oneDNN for these layers, and with it the reorders into and out of its
-// blocked layouts (what that gained is at `serves`).
+// All three passes skip oneDNN's convolutions for these layers, and with them the reorders into
+// and out of their blocked layouts (what that gained is at `serves`).
+//
+// The products went to OpenBLAS until 2026-11-29. On AMD Zen 5 (AVX-512), ResNet-18 (28) training
+// ran at 109–111 samples/s with them there and OPENBLAS_CORETYPE=Haswell (as the machine's
+// environment set it), 154–156 with its SkylakeX kernels; through oneDNN 155–161 and 162. With
+// oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, Haswell kernels) 101–102 against 102–108.
 
 enum Winograd {
     /// Tile rows whose transforms one block holds: about 128 tiles, so that a block's V and M (16
@@ -43,7 +49,8 @@ enum Winograd {
             && g.imageChannels >= 32 && g.outChannels >= 32 && tiles >= minimumTilesPerThread &* Swift.max(1, threads)
     }
 
-    /// Below this many tiles for a thread the 16 products are too narrow for OpenBLAS.
+    /// Below this many tiles for a thread the 16 products are too narrow to pay for the transforms
+    /// (measured when the products ran on OpenBLAS).
     static let minimumTilesPerThread = 128
 
     /// The transformed filters U, 16 planes of `outputs` × `inputs`, from OIHW weights
@@ -99,13 +106,14 @@ enum Winograd {
         let (inputs, outputs) = adjoint ? (g.outChannels, g.imageChannels) : (g.imageChannels, g.outChannels)
         let u = transformFilters(weight, outChannels: g.outChannels, imageChannels: g.imageChannels, flipped: adjoint)
         defer { u.deallocate() }
+        let path = MatmulPath.current  // a task-local, read here: the blocks run on Galen's threads
         forEachBlock(g, inputs: inputs, outputs: outputs, source) { block, v, m, strips in
             // M[ξ] = U[ξ] · V[ξ], then each tile's outputs.
             for xi in 0..<16 {
                 gemm(
                     false, false, m: outputs, n: block.tiles, k: inputs, alpha: 1,
                     u + xi &* outputs &* inputs, inputs, v + xi &* inputs &* block.stride, block.stride,
-                    beta: 0, m + xi &* outputs &* block.stride, block.stride, threads: 1, path: .openBLAS)
+                    beta: 0, m + xi &* outputs &* block.stride, block.stride, threads: 1, path: path)
             }
             transformOutput(
                 m, channels: outputs, height: g.height, width: g.width, block: block, strips: strips, bias: bias,
@@ -130,6 +138,7 @@ enum Winograd {
         let sumsBytes = parts &* 16 &* plane &* MemoryLayout<Float>.stride
         let sums = allocateAligned(sumsBytes).bindMemory(to: Float.self, capacity: parts &* 16 &* plane)
         defer { deallocateAligned(UnsafeMutableRawPointer(sums), bytes: sumsBytes) }
+        let path = MatmulPath.current
         forEachBlock(g, inputs: inputs, outputs: outputs, x) { block, v, dm, strips in
             transformGradient(
                 dy, channels: outputs, height: g.height, width: g.width, block: block, strips: strips, into: dm)
@@ -139,7 +148,7 @@ enum Winograd {
                     false, true, m: outputs, n: inputs, k: block.tiles, alpha: 1,
                     dm + xi &* outputs &* block.stride, block.stride, v + xi &* inputs &* block.stride,
                     block.stride, beta: block.isFirst ? 0 : 1, sum + xi &* plane, inputs, threads: 1,
-                    path: .openBLAS)
+                    path: path)
             }
         }
         addPartialSums(sums + 16 &* plane, stride: 16 &* plane, count: parts &- 1, into: sums, length: 16 &* plane)
