@@ -1,5 +1,4 @@
 import CDNNL
-import CGalenRuntime
 import Foundation
 
 // The oneDNN path of Galen's matrix products: oneDNN's matmul primitive (its AVX-512 / AVX2
